@@ -1,0 +1,1 @@
+"""reference_stack: everything that SERVES (gateway, provider stand-ins, engines, profiles)."""

@@ -1,0 +1,1 @@
+"""The `servelab` command line: one module per subcommand, registered in main.py."""
