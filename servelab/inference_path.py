@@ -42,7 +42,7 @@ STAGES: list[tuple[str, str]] = [
 
 
 def load_trace(name: str, folder: Path = LAB00) -> dict[str, Any]:
-    """A recorded trace from ``datasets/lab00/<name>.json`` (its ``meta`` says where it came from)."""
+    """A recorded trace from ``datasets/lab00/<name>.json`` (its ``meta`` says its source)."""
     path = folder / f"{name}.json"
     if not path.exists():
         available = sorted(p.stem for p in folder.glob("*.json"))
@@ -60,25 +60,30 @@ def chunk_table(trace: dict[str, Any]) -> pd.DataFrame:
     rows = []
     previous = trace["sent_at"]
     for i, chunk in enumerate(trace["chunks"]):
-        rows.append({
-            "chunk": i,
-            "t_ms": 1000 * (chunk["t"] - trace["sent_at"]),
-            "gap_ms": 1000 * (chunk["t"] - previous),
-            "text": chunk["text"],
-        })
+        rows.append(
+            {
+                "chunk": i,
+                "t_ms": 1000 * (chunk["t"] - trace["sent_at"]),
+                "gap_ms": 1000 * (chunk["t"] - previous),
+                "text": chunk["text"],
+            }
+        )
         previous = chunk["t"]
     return pd.DataFrame(rows)
 
 
-def plot_trace(trace: dict[str, Any], title: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
+def plot_trace(
+    trace: dict[str, Any], title: str | None = None, ax: plt.Axes | None = None
+) -> plt.Axes:
     """Chunk arrivals on a time line: the long first gap is TTFT, the short ones are decode."""
     table = chunk_table(trace)
     ax = ax or plt.subplots(figsize=(10, 2.6))[1]
     content = table[table.text != ""]
     empty = table[table.text == ""]
     ax.axvspan(0, table.t_ms.iloc[0], color="tab:orange", alpha=0.25, label="waiting (TTFT)")
-    ax.axvspan(table.t_ms.iloc[0], table.t_ms.iloc[-1], color="tab:blue", alpha=0.12,
-               label="streaming")
+    ax.axvspan(
+        table.t_ms.iloc[0], table.t_ms.iloc[-1], color="tab:blue", alpha=0.12, label="streaming"
+    )
     ax.vlines(content.t_ms, 0, 1, color="tab:blue", lw=1, label="content chunk")
     if len(empty):
         ax.vlines(empty.t_ms, 0, 1, color="tab:red", lw=2, label="empty chunk (role / finish)")
@@ -106,26 +111,46 @@ def plot_waterfall(stages: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes
     return ax
 
 
-def record_stream(client: Any, model: str, messages: list[dict[str, str]],
-                  max_tokens: int = 48, **extra: Any) -> dict[str, Any]:
+def record_stream(
+    client: Any, model: str, messages: list[dict[str, str]], max_tokens: int = 48, **extra: Any
+) -> dict[str, Any]:
     """Send one streamed chat completion with the ``openai`` client and record its trace.
 
     ``client`` is an ``openai.OpenAI`` (pointed at vLLM, the gateway, a stand-in or a real
     provider). The usage-only final chunk goes to ``usage``, not ``chunks``.
     """
-    trace: dict[str, Any] = {"request_id": str(uuid.uuid4()), "chunks": [], "usage": None,
-                             "status": 200, "error": None, "upstream": None}
+    trace: dict[str, Any] = {
+        "request_id": str(uuid.uuid4()),
+        "chunks": [],
+        "usage": None,
+        "status": 200,
+        "error": None,
+        "upstream": None,
+    }
     trace["sent_at"] = time.perf_counter()
     stream = client.chat.completions.create(
-        model=model, messages=messages, max_tokens=max_tokens, stream=True,
-        stream_options={"include_usage": True}, **extra)
+        model=model,
+        messages=messages,
+        max_tokens=max_tokens,
+        stream=True,
+        stream_options={"include_usage": True},
+        **extra,
+    )
     for chunk in stream:
         t = time.perf_counter()
         if chunk.usage is not None and not chunk.choices:
-            trace["usage"] = {"prompt_tokens": chunk.usage.prompt_tokens,
-                              "completion_tokens": chunk.usage.completion_tokens}
+            trace["usage"] = {
+                "prompt_tokens": chunk.usage.prompt_tokens,
+                "completion_tokens": chunk.usage.completion_tokens,
+            }
             continue
         for choice in chunk.choices:
-            trace["chunks"].append({"t": t, "text": choice.delta.content or "",
-                                    "n_tokens": None, "finish_reason": choice.finish_reason})
+            trace["chunks"].append(
+                {
+                    "t": t,
+                    "text": choice.delta.content or "",
+                    "n_tokens": None,
+                    "finish_reason": choice.finish_reason,
+                }
+            )
     return trace

@@ -13,8 +13,9 @@ from servelab.doctor import preflight
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     exe = os.path.join(os.path.dirname(sys.executable), "servelab")
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [exe, *args], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}
+    )
 
 
 def test_help_lists_commands():

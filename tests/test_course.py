@@ -51,7 +51,7 @@ def test_untouched_release_fails_validation(lab):
 
 @pytest.fixture(scope="module")
 def graded_course(tmp_path_factory) -> Path:
-    """A temporary copy of the course where alice submits the solutions and bob the untouched labs."""
+    """A temporary course copy: alice submits the solutions, bob the untouched labs."""
     root = tmp_path_factory.mktemp("course")
     shutil.copytree(ROOT / "solutions", root / "solutions")
     (root / "labs").mkdir()

@@ -9,6 +9,11 @@ from servelab.paths import ROOT
 
 
 def test_ruff_is_clean():
-    out = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout + out.stderr

