@@ -154,3 +154,31 @@ def record_stream(
                 }
             )
     return trace
+
+
+def parse_server_timing(header: str) -> dict[str, float]:
+    """``"auth;dur=0.1, route;dur=0.02"`` -> ``{"auth": 0.1, "route": 0.02}`` (milliseconds)."""
+    stages: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in header.split(","))):
+        name, *params = (x.strip() for x in part.split(";"))
+        for param in params:
+            key, _, value = param.partition("=")
+            if key == "dur":
+                stages[name] = float(value)
+    return stages
+
+
+def measure_gateway_stages(client: Any, model: str, messages: list[dict[str, str]],
+                           max_tokens: int = 16) -> pd.DataFrame:
+    """One non-streamed call through the gateway: its own stage timings (``Server-Timing``)
+    next to what the client measured, the remainder being client, network and relay."""
+    started = time.perf_counter()
+    raw = client.chat.completions.with_raw_response.create(
+        model=model, messages=messages, max_tokens=max_tokens)
+    total_ms = 1000 * (time.perf_counter() - started)
+    raw.parse()
+    stages = parse_server_timing(raw.headers.get("server-timing", ""))
+    rows = [{"stage": name, "ms": ms, "measured_by": "gateway"} for name, ms in stages.items()]
+    rows.append({"stage": "client + network + relay", "ms": total_ms - sum(stages.values()),
+                 "measured_by": "client (remainder)"})
+    return pd.DataFrame(rows)
