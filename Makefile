@@ -34,10 +34,10 @@ release: setup  ## regenerate labs/ from solutions/ (nbgrader generate_assignmen
 	@$(BIN)/servelab course release
 
 autograde: setup  ## autograde submissions of LAB in grading/submitted/
-	@$(BIN)/servelab course autograde $(LAB)
+	@$(BIN)/servelab grade autograde $(LAB)
 
 feedback: setup  ## feedback for LAB (hidden tests cleared)
-	@$(BIN)/servelab course feedback $(LAB)
+	@$(BIN)/servelab grade feedback $(LAB)
 
 export: setup  ## grades per student and per question, as CSV in grading/exports/
-	@$(BIN)/servelab course export
+	@$(BIN)/servelab grade export

@@ -30,9 +30,11 @@ c.CourseDirectory.ignore = [
 # A lab reads recorded data and calls a local stack; 120 s per cell is a generous ceiling
 # (Execute.timeout wins over ExecutePreprocessor.timeout when both are set).
 c.Execute.timeout = 120
-# Feedback never shows hidden tests (nbgrader shows them unless ClearHiddenTests runs).
+# Feedback never shows hidden tests: nbgrader shows them unless ClearHiddenTests runs, and even
+# then a failing hidden test's traceback quotes its lines, which RedactHiddenTests removes.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "servelab.grading.feedback.RedactHiddenTests",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

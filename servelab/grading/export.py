@@ -1,0 +1,113 @@
+"""Grades out of the gradebook: one CSV per student and lab, one per question, and a plot.
+
+``nbgrader export`` gives one row per student and lab only; per-question scores come from the
+gradebook's Grade rows (nbgrader.api.Gradebook), which is what an instructor needs to see which
+question the class found hard.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+STUDENT_COLUMNS = ["student", "lab", "score", "max_score", "percent", "needs_manual_grade"]
+QUESTION_COLUMNS = ["student", "lab", "notebook", "question", "score", "max_score",
+                    "auto_score", "manual_score", "needs_manual_grade"]
+
+
+@dataclass
+class Export:
+    """Where the export wrote its files, and how many rows each has."""
+
+    students_csv: Path
+    questions_csv: Path
+    plot: Path | None
+    student_rows: int
+    question_rows: int
+
+
+def question_rows(course: Any, labs: list[str] | None = None) -> list[dict[str, Any]]:
+    """One row per student, lab, notebook and graded cell that has a submission."""
+    from nbgrader.api import Gradebook
+
+    rows = []
+    with Gradebook(course.db_url, course.course_id) as gb:
+        for assignment in gb.assignments:
+            if labs and assignment.name not in labs:
+                continue
+            for submission in assignment.submissions:
+                for nb in submission.notebooks:
+                    for grade in nb.grades:
+                        rows.append({
+                            "student": submission.student.id, "lab": assignment.name,
+                            "notebook": nb.name, "question": grade.name,
+                            "score": grade.score, "max_score": grade.max_score,
+                            "auto_score": grade.auto_score, "manual_score": grade.manual_score,
+                            "needs_manual_grade": grade.needs_manual_grade,
+                        })
+    return sorted(rows, key=lambda r: (r["lab"], r["student"], r["notebook"], r["question"]))
+
+
+def student_rows(questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per student and lab: the sum of its questions."""
+    totals: dict[tuple[str, str], dict[str, Any]] = {}
+    for q in questions:
+        row = totals.setdefault((q["student"], q["lab"]), {
+            "student": q["student"], "lab": q["lab"], "score": 0.0, "max_score": 0.0,
+            "needs_manual_grade": False})
+        row["score"] += q["score"] or 0.0
+        row["max_score"] += q["max_score"] or 0.0
+        row["needs_manual_grade"] |= bool(q["needs_manual_grade"])
+    for row in totals.values():
+        row["percent"] = round(100 * row["score"] / row["max_score"], 1) if row["max_score"] else 0
+    return sorted(totals.values(), key=lambda r: (r["lab"], r["student"]))
+
+
+def plot_questions(questions: list[dict[str, Any]], path: Path) -> Path:
+    """Per lab and question, the class's scores as a share of the question's points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels: list[str] = []
+    shares: list[list[float]] = []
+    for q in questions:
+        if not q["max_score"]:
+            continue
+        label = f"{q['lab']}\n{q['question']}"
+        if label not in labels:
+            labels.append(label)
+            shares.append([])
+        shares[labels.index(label)].append((q["score"] or 0.0) / q["max_score"])
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(labels)), 4.5))
+    ax.boxplot(shares, showmeans=True)
+    ax.set_xticks(range(1, len(labels) + 1), labels, rotation=60, ha="right", fontsize=8)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_ylabel("score / points")
+    counts = {len(s) for s in shares}
+    ax.set_title(f"Class scores per question ({'/'.join(map(str, sorted(counts)))} learners; "
+                 "triangle: mean)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def export(course: Any, labs: list[str] | None = None, out_dir: Path | None = None) -> Export:
+    """Write students.csv, questions.csv and questions.png to grading/exports/ (or ``out_dir``)."""
+    out = out_dir or course.exports
+    out.mkdir(parents=True, exist_ok=True)
+    questions = question_rows(course, labs)
+    students = student_rows(questions)
+    paths = out / "students.csv", out / "questions.csv"
+    for path, rows, columns in ((paths[0], students, STUDENT_COLUMNS),
+                                (paths[1], questions, QUESTION_COLUMNS)):
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+    plot = plot_questions(questions, out / "questions.png") if questions else None
+    return Export(paths[0], paths[1], plot, len(students), len(questions))
