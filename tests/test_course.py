@@ -3,11 +3,15 @@ and an autograde round trip in a temporary copy of the course scores both as it 
 
 from __future__ import annotations
 
+import csv
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import nbformat
 import pytest
-from nbgrader.api import Gradebook
+from bs4 import BeautifulSoup
 from nbgrader.validator import Validator
 from traitlets.config import Config
 
@@ -16,6 +20,7 @@ from servelab.paths import ROOT
 
 LABS = course.lab_names()
 EXECUTE_TIMEOUT_S = 120  # same ceiling as grading/nbgrader_config.py
+GRADE_TIMEOUT_S = 1800  # one lab, two sandboxed submissions, on a busy 2-core machine
 
 
 def validator() -> Validator:
@@ -49,42 +54,66 @@ def test_untouched_release_fails_validation(lab):
     assert result.get("failed"), f"the released {lab} passes untouched: its tests prove nothing"
 
 
+def grade_cli(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """The instructor's `servelab grade ...`, run against the course at ``root``."""
+    exe = Path(sys.executable).parent / "servelab"
+    return subprocess.run([str(exe), "grade", *args], cwd=root, env=course.nbgrader_env(root),
+                          capture_output=True, text=True, timeout=GRADE_TIMEOUT_S)
+
+
 @pytest.fixture(scope="module")
 def graded_course(tmp_path_factory) -> Path:
-    """A temporary course copy: alice submits the solutions, bob the untouched labs."""
+    """A temporary course copy graded as an instructor would: alice submits the solutions, bob
+    the untouched labs, in an LMS-style folder; `servelab grade all` collects, autogrades in the
+    sandbox (two at a time), writes feedback and exports the grades."""
     root = tmp_path_factory.mktemp("course")
     shutil.copytree(ROOT / "solutions", root / "solutions")
     (root / "labs").mkdir()
     course.release(root)  # also registers every lab in the temporary gradebook
     for lab in LABS:
-        for student, src in [("alice", root / "solutions"), ("bob", root / "labs")]:
-            dest = root / "grading" / "submitted" / student / lab
-            dest.mkdir(parents=True)
-            shutil.copy(src / lab / f"{lab}.ipynb", dest / f"{lab}.ipynb")
-        course.nbgrader(["autograde", lab, "--create"], root)
+        lms = root / "lms-export" / lab
+        lms.mkdir(parents=True)
+        shutil.copy(root / "solutions" / lab / f"{lab}.ipynb", lms / f"alice_{lab}.ipynb")
+        shutil.copy(root / "labs" / lab / f"{lab}.ipynb", lms / f"bob_{lab}.ipynb")
+        out = grade_cli(root, "all", lab, "--from", str(lms), "--jobs", "2", "--allow-stack")
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return root
 
 
-def per_question(root: Path) -> dict[tuple[str, str, str], tuple[float, float]]:
-    """(student, lab, question) -> (score, max) for every autograded test cell."""
-    out = {}
-    with Gradebook(f"sqlite:///{root / 'grading' / 'gradebook.db'}") as gb:
-        for lab in LABS:
-            for student in ["alice", "bob"]:
-                sub = gb.find_submission(lab, student)
-                for nb in sub.notebooks:
-                    for grade in nb.grades:
-                        if grade.cell.cell_type == "code":  # autograded tests
-                            out[(student, lab, grade.name)] = (grade.score, grade.max_score)
-    return out
+def exported_questions(root: Path) -> list[dict[str, str]]:
+    out = grade_cli(root, "export")
+    assert out.returncode == 0, out.stderr
+    path = root / "grading" / "exports" / "questions.csv"
+    with path.open() as f:
+        return list(csv.DictReader(f))
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # every lab, two submissions each, on 2 cores
 def test_autograde_gives_the_solution_full_marks_and_the_untouched_lab_zero(graded_course, stack):
-    grades = per_question(graded_course)
+    rows = exported_questions(graded_course)
     for lab in LABS:
-        alice = {q: s for (st, lb, q), s in grades.items() if st == "alice" and lb == lab}
-        bob = {q: s for (st, lb, q), s in grades.items() if st == "bob" and lb == lab}
-        assert len(alice) >= 3, f"{lab} needs at least three autograded exercises"
-        assert all(score == top > 0 for score, top in alice.values()), alice
-        assert all(score == 0 for score, _ in bob.values()), bob
+        auto = [r for r in rows if r["lab"] == lab and r["needs_manual_grade"] == "False"]
+        alice = {r["question"]: (float(r["score"]), float(r["max_score"]))
+                 for r in auto if r["student"] == "alice"}
+        bob = {r["question"]: float(r["score"]) for r in auto if r["student"] == "bob"}
+        assert len(alice) >= 3, f"{lab} needs at least three autograded exercises: {alice}"
+        assert all(score == top > 0 for score, top in alice.values()), (lab, alice)
+        assert set(bob) == set(alice) and not any(bob.values()), (lab, bob)
+
+
+@pytest.mark.slow
+def test_feedback_never_shows_hidden_tests(graded_course, stack):
+    for lab in LABS:
+        nb = nbformat.read(ROOT / "solutions" / lab / f"{lab}.ipynb", as_version=4)
+        hidden = [line.strip() for cell in nb.cells
+                  for block in cell.source.split("### BEGIN HIDDEN TESTS")[1:]
+                  for line in block.split("### END HIDDEN TESTS")[0].splitlines()
+                  if len(line.strip()) > 25]
+        pages = list((graded_course / "grading" / "feedback").glob(f"*/{lab}/*.html"))
+        assert pages, f"no feedback for {lab}"
+        for html in pages:
+            # as a reader sees it: highlighting splits code into <span>s, entities escape quotes
+            text = BeautifulSoup(html.read_text(), "html.parser").get_text()
+            leaked = [line for line in hidden if line in text]
+            assert not leaked, f"{html} shows hidden test lines: {leaked[:3]}"
