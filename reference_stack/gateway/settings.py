@@ -1,0 +1,125 @@
+"""The gateway's one settings object: environment (prefix ``SERVELAB_GATEWAY_``) -> Settings.
+
+Everything tunable lives here, each default next to the reason for its value. The routing table
+(``routing.yaml``) and the key file (``keys.yaml``) are data, loaded and validated at start-up by
+``routing.py`` and ``auth.py``; this object only says where they are.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, computed_field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servelab.config import GATEWAY_PORT
+from servelab.paths import CACHE
+
+HERE = Path(__file__).resolve().parent
+
+#: 1 MiB of JSON holds about 250k tokens of English text, more than any context window served
+#: here (SmolLM2: 8,192 tokens; Llama 3: 8,192), so a larger body is a mistake or an attack.
+MAX_BODY_BYTES = 1024 * 1024
+
+#: Largest ``max_tokens`` accepted when an alias sets no limit of its own: the 8,192-token
+#: context of SmolLM2-135M and Llama 3 8B, the largest any output can be on the embedded stack.
+MAX_OUTPUT_TOKENS = 8192
+
+#: Connect timeout per attempt. Loopback connects in well under 1 ms and a cross-region TLS
+#: handshake in about 100-300 ms, so 2 s only fires when the upstream is really unreachable.
+CONNECT_TIMEOUT_S = 2.0
+#: Time to first token per attempt. Managed APIs answer within a few seconds at p99, but the
+#: CPU engine of the embedded stack, queueing 8 streams on a busy 2-core laptop, was measured
+#: taking 14 s; 30 s fails over only from an upstream that has really stalled. (On a GPU host,
+#: set it lower: SERVELAB_GATEWAY_FIRST_TOKEN_TIMEOUT_S.)
+FIRST_TOKEN_TIMEOUT_S = 30.0
+#: Whole attempt, first byte to last: 8,192 tokens at ~20 tok/s (CPU) would take ~7 min, but a
+#: course request asks for a few hundred; 120 s is what the openai SDK's own retries would wait.
+TOTAL_TIMEOUT_S = 120.0
+
+#: Attempts per request, all upstreams together: primary + 3 fallbacks is the length of the
+#: longest chain in routing.yaml before the cache; one retry loop, no retries hidden elsewhere.
+MAX_ATTEMPTS = 4
+#: Backoff before retrying the SAME upstream: base * 2^n with full jitter (AWS Architecture
+#: Blog, "Exponential Backoff and Jitter", 2015), capped. Switching upstream does not wait.
+BACKOFF_BASE_S = 0.05
+BACKOFF_MAX_S = 1.0
+#: A Retry-After longer than this is not waited for inside a request: the upstream is cooled
+#: down for that long instead and the request moves on to the next candidate.
+MAX_RETRY_AFTER_WAIT_S = 2.0
+
+#: Consecutive failures that open an upstream's breaker (LiteLLM's router defaults to 3 fails
+#: per minute before cooling a deployment down); cooldown before a half-open probe (LiteLLM: 5 s
+#: by default; 30 s gives a crashed local engine time to restart).
+BREAKER_FAILURE_THRESHOLD = 3
+BREAKER_COOLDOWN_S = 30.0
+
+#: The plaintext key of the embedded stack's learner, documented in README.md. It is a
+#: placeholder, safe only on a laptop's loopback: outside local mode the gateway refuses to start
+#: with it (the same idea as the FastAPI full-stack template's "changethis" check).
+LOCAL_LEARNER_KEY = "sk-servelab-local-learner"
+
+
+class Settings(BaseSettings):
+    """How the gateway runs. Override any field with ``SERVELAB_GATEWAY_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="SERVELAB_GATEWAY_", env_file=".env",
+                                      extra="ignore")
+
+    #: ``local``: the embedded stack on a laptop (the documented learner key is accepted);
+    #: ``production``: anything reachable by others (placeholder keys refused at start-up).
+    mode: Literal["local", "production"] = "local"
+    host: str = "127.0.0.1"
+    port: int = GATEWAY_PORT
+    routing_file: Path = HERE / "routing.yaml"
+    keys_file: Path = HERE / "keys.yaml"
+    #: append-only JSONL of every decision that denied or rerouted a request
+    audit_file: Path = CACHE / "gateway" / "audit.jsonl"
+
+    max_body_bytes: int = Field(MAX_BODY_BYTES, gt=0)
+    max_output_tokens: int = Field(MAX_OUTPUT_TOKENS, gt=0)
+
+    connect_timeout_s: float = Field(CONNECT_TIMEOUT_S, gt=0)
+    first_token_timeout_s: float = Field(FIRST_TOKEN_TIMEOUT_S, gt=0)
+    total_timeout_s: float = Field(TOTAL_TIMEOUT_S, gt=0)
+
+    max_attempts: int = Field(MAX_ATTEMPTS, ge=1)
+    backoff_base_s: float = Field(BACKOFF_BASE_S, ge=0)
+    backoff_max_s: float = Field(BACKOFF_MAX_S, ge=0)
+    max_retry_after_wait_s: float = Field(MAX_RETRY_AFTER_WAIT_S, ge=0)
+
+    breaker_failure_threshold: int = Field(BREAKER_FAILURE_THRESHOLD, ge=1)
+    breaker_cooldown_s: float = Field(BREAKER_COOLDOWN_S, gt=0)
+
+    #: Teaching and testing switch: every request's first attempt fails as if its upstream were
+    #: unreachable, so the failover path runs (a request can ask for the same with the
+    #: ``x-servelab-force-failover`` header). Forced failures never trip a breaker.
+    force_failover: bool = False
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.first_token_timeout_s > self.total_timeout_s:
+            raise ValueError("first_token_timeout_s must not exceed total_timeout_s")
+        if self.backoff_base_s > self.backoff_max_s:
+            raise ValueError("backoff_base_s must not exceed backoff_max_s")
+        for name in ("routing_file", "keys_file"):
+            path: Path = getattr(self, name)
+            if not path.is_file():
+                raise ValueError(f"{name}: no such file {path} "
+                                 f"(set SERVELAB_GATEWAY_{name.upper()})")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
