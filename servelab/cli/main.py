@@ -13,7 +13,10 @@ import sys
 
 COMMAND_MODULES = [
     "servelab.cli.doctor",
+    "servelab.cli.stack",
     "servelab.cli.course",
+    "servelab.cli.bench",
+    "servelab.cli.grade",
 ]
 
 

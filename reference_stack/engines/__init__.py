@@ -1,0 +1,1 @@
+"""How each engine is prepared and started: model files, llama.cpp build, vLLM launcher."""

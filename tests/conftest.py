@@ -1,0 +1,91 @@
+"""Shared fixtures. `stack`: the embedded reference stack, brought up once per test session.
+
+Tests that need running engines take the `stack` fixture (and carry ``@pytest.mark.stack``). If
+the cpu stack already answers /health (a learner ran `servelab up`, or another session started
+it), the fixture uses it as it is; otherwise it runs `servelab up --profile cpu` and, at the end
+of the session, `servelab down`, unless another test session is still using the stack.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import psutil
+import pytest
+
+from servelab.config import Settings, get_settings
+
+STACK_PROFILE = "cpu"
+#: `servelab up` waits for each service itself (vLLM's budget is 240 s); this only guards
+#: against a hung `up`. Measured: 20-60 s on a 2-core laptop.
+UP_TIMEOUT_S = 600
+
+
+def servelab(*args: str, timeout: float = UP_TIMEOUT_S,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the `servelab` CLI of this checkout in a subprocess, capturing its output."""
+    return subprocess.run([sys.executable, "-m", "servelab.cli.main", *args],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def _sessions_dir():
+    from reference_stack.stack.supervisor import STATE_DIR
+
+    return STATE_DIR / "test-sessions"
+
+
+def _other_live_sessions() -> list[int]:
+    pids = []
+    for path in _sessions_dir().glob("*"):
+        if path.name.isdigit() and int(path.name) != os.getpid():
+            if psutil.pid_exists(int(path.name)):
+                pids.append(int(path.name))
+            else:
+                path.unlink(missing_ok=True)
+    return pids
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Settings]:
+    """The running cpu stack's settings (ports, model name); brought up if needed."""
+    from reference_stack.stack import lifecycle, profile
+
+    settings = get_settings()
+    prof = profile.load(STACK_PROFILE)
+    sessions = _sessions_dir()
+    sessions.mkdir(parents=True, exist_ok=True)
+    me = sessions / str(os.getpid())
+    me.touch()
+    started_by_tests = sessions / "started-by-tests"
+    try:
+        if not lifecycle.is_up(prof, settings):
+            result = servelab("up", "--profile", STACK_PROFILE)
+            if result.returncode != 0:
+                pytest.fail(f"`servelab up --profile {STACK_PROFILE}` failed "
+                            f"(exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
+            started_by_tests.touch()
+        yield settings
+    finally:
+        me.unlink(missing_ok=True)
+        if started_by_tests.exists() and not _other_live_sessions():
+            _down_and_check()
+            started_by_tests.unlink(missing_ok=True)
+
+
+def _down_and_check() -> None:
+    """`servelab down`, then fail the session if any process of the stack survived it."""
+    from reference_stack.stack import supervisor
+
+    procs = []
+    for rec in supervisor.records():
+        if rec.alive():
+            root = psutil.Process(rec.pid)
+            procs += [root, *root.children(recursive=True)]
+    result = servelab("down", timeout=120)
+    _, alive = psutil.wait_procs(procs, timeout=10)
+    if result.returncode != 0 or alive:
+        pytest.fail(f"`servelab down` left {[(p.pid, p.name()) for p in alive]} running "
+                    f"(exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
