@@ -131,8 +131,20 @@ async def send(pool: Pool, target: Target, body: dict, request_id: str,
     conn = None
     try:
         conn = await pool.acquire()  # an idle keep-alive connection: no wait
-        response = await asyncio.wait_for(conn.start(request, on_data if stream else None),
-                                          timeout_s)
+        try:
+            response = await asyncio.wait_for(conn.start(request, on_data if stream else None),
+                                              timeout_s)
+        except ConnectionError:
+            # A reused connection the server had already closed: nothing of the request was
+            # processed (no status line came back), so send it once more on a new connection,
+            # and time it from there.
+            if not (conn.reused and not conn.response.status and not record["chunks"]):
+                raise
+            conn = None
+            record["sent_at"] = time.perf_counter()
+            conn = await pool.acquire(fresh=True)
+            response = await asyncio.wait_for(
+                conn.start(request, on_data if stream else None), timeout_s)
         record["status"] = response.status
         record["upstream"] = response.headers.get(UPSTREAM_HEADER)
         if response.status != 200:

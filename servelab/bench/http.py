@@ -41,6 +41,8 @@ class Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False
         self.keep_alive = True
+        self.reused = False  # True once taken from the pool's idle list
+        self.idle_since = 0.0
         self._reset(None, None)
 
     def _reset(self, done: asyncio.Future | None, on_data: Callable | None) -> None:
@@ -100,6 +102,12 @@ class Connection(asyncio.Protocol):
         return self.done
 
 
+#: Reuse an idle keep-alive connection only if it has been idle at most this long. Servers close
+#: idle connections after a few seconds (uvicorn 5 s, llama.cpp's cpp-httplib 5 s); a request
+#: written as the server closes is lost ("connection closed before the response ended").
+MAX_IDLE_S = 2.0
+
+
 class Pool:
     """Idle keep-alive connections to one origin (scheme://host:port)."""
 
@@ -114,12 +122,20 @@ class Pool:
         self.idle: list[Connection] = []
         self.ssl_context = ssl.create_default_context() if self.tls else None
 
-    async def acquire(self) -> Connection:
-        """An idle connection (no waiting) or a new one."""
-        while self.idle:
+    async def acquire(self, fresh: bool = False) -> Connection:
+        """An idle connection (no waiting) or, when none is recent enough or ``fresh``, a new one.
+
+        A connection idle for longer than MAX_IDLE_S may be closed by the server at the very
+        moment we write to it (the keep-alive race), so it is dropped instead of reused.
+        """
+        now = time.monotonic()
+        while self.idle and not fresh:
             conn = self.idle.pop()
-            if not conn.closed:
+            if not conn.closed and now - conn.idle_since <= MAX_IDLE_S:
+                conn.reused = True
                 return conn
+            if conn.transport is not None:
+                conn.transport.close()
         loop = asyncio.get_running_loop()
         _, conn = await loop.create_connection(
             Connection, self.host, self.port, ssl=self.ssl_context,
@@ -131,6 +147,7 @@ class Pool:
             if conn.transport is not None:
                 conn.transport.close()
             return
+        conn.idle_since = time.monotonic()
         self.idle.append(conn)
 
     def close(self) -> None:
