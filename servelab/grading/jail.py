@@ -125,7 +125,17 @@ def build_scratch(spec: dict, files: dict[str, bytes], connection: bytes) -> Non
     uid, gid = spec["uid"], spec["gid"]
     limits = spec["limits"]
     flags = MS_NOSUID | MS_NODEV
+    # A checkout (and its .venv) may itself live under /tmp (a CI clone, say): keep what the
+    # kernel needs reachable, with the covers already mounted inside it, before /tmp goes private.
+    under_tmp = [k for k in spec["keep"] if Path("/tmp") in Path(k).parents and os.path.isdir(k)]
+    outermost = [k for k in under_tmp if not any(Path(o) in Path(k).parents for o in under_tmp)]
+    originals = [os.open(k, os.O_PATH) for k in outermost]
     mount("tmpfs", "/tmp", "tmpfs", flags, f"size={limits['scratch_bytes']},mode=1777")
+    for target, fd in zip(outermost, originals, strict=True):
+        os.makedirs(target, mode=0o755, exist_ok=True)
+        mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
+        mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+        os.close(fd)
     for extra in ("/var/tmp", "/dev/shm"):
         if os.path.isdir(extra):
             mount("tmpfs", extra, "tmpfs", flags, f"size={limits['shm_bytes']},mode=1777")
