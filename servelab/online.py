@@ -124,8 +124,11 @@ def staggered(target: Target, offsets_ms: Sequence[float] = STAGGERED_OFFSETS_MS
               max_tokens: int = 48, extra_body: dict | None = None) -> list[dict]:
     """Send one request at each offset (ms after the first) and return their records.
 
-    Each record gets ``offset_ms``, the offset it was scheduled at. ``ignore_eos`` is on by
-    default, so every answer is exactly ``max_tokens`` long and the bars compare fairly.
+    Each record gets ``offset_ms``, the offset it was scheduled at, and ``scheduled_at``, the
+    clock reading it was due at (same clock as ``sent_at``). Offsets count from one common start,
+    not from the first send: if the first request is a little late, the others are not shifted.
+    ``ignore_eos`` is on by default, so every answer is exactly ``max_tokens`` long and the bars
+    compare fairly.
     """
     extra = {"ignore_eos": True} if extra_body is None else extra_body
 
@@ -134,10 +137,12 @@ def staggered(target: Target, offsets_ms: Sequence[float] = STAGGERED_OFFSETS_MS
         start = time.perf_counter()
 
         async def one(i: int, offset_ms: float) -> dict:
-            await asyncio.sleep(max(0.0, start + offset_ms / 1000 - time.perf_counter()))
+            due = start + offset_ms / 1000
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
             body = chat_body(target, prompt, max_tokens, True, extra)
             record = await send(pool, target, body, f"staggered-{i}")
             record["offset_ms"] = offset_ms
+            record["scheduled_at"] = due
             return record
 
         try:
