@@ -31,6 +31,7 @@ from servelab.bench import Load, Target, Workload, load_prompts, run_sync
 from servelab.bench.client import chat_body, send
 from servelab.bench.events import load_records
 from servelab.bench.http import Pool
+from servelab.bench.loadgen import run_blocking
 from servelab.paths import DATASETS
 
 LAB04 = DATASETS / "lab04"
@@ -97,28 +98,6 @@ def gpu_profiles() -> pd.DataFrame:
 
 
 # -- live load ---------------------------------------------------------------------------------
-def _blocking(make: Callable[[], Any]) -> Any:
-    """Run the coroutine ``make()`` to completion, also inside Jupyter's running event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(make())
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(make())
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
 def staggered(target: Target, offsets_ms: Sequence[float] = STAGGERED_OFFSETS_MS,
               prompt: str = "Explain in a few sentences why the sky is blue.",
               max_tokens: int = 48, extra_body: dict | None = None) -> list[dict]:
@@ -150,7 +129,7 @@ def staggered(target: Target, offsets_ms: Sequence[float] = STAGGERED_OFFSETS_MS
         finally:
             pool.close()
 
-    return _blocking(main)
+    return run_blocking(main)
 
 
 def live_point(target: Target, concurrency: int, num_requests: int | None = None,

@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -39,6 +39,8 @@ from . import arrivals
 from .client import Target, chat_body, send
 from .events import Run
 from .http import Pool
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -250,10 +252,11 @@ async def run(target: Target, workload: Workload, load: Load, progress: bool = T
 
 def run_sync(target: Target, workload: Workload, load: Load, progress: bool = True) -> Run:
     """`run` from plain code; also works where an event loop already runs (Jupyter)."""
-    return _run_blocking(lambda: run(target, workload, load, progress))
+    return run_blocking(lambda: run(target, workload, load, progress))
 
 
-def _run_blocking(make: Callable[[], Coroutine[Any, Any, Run]]) -> Run:
+def run_blocking(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run the coroutine ``make()`` to completion, also inside Jupyter's running event loop."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -262,7 +265,7 @@ def _run_blocking(make: Callable[[], Coroutine[Any, Any, Run]]) -> Run:
 
     def target() -> None:  # a loop is running (notebook): use a fresh loop in a thread
         try:
-            result["run"] = asyncio.run(make())
+            result["value"] = asyncio.run(make())
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             result["error"] = exc
 
@@ -271,4 +274,4 @@ def _run_blocking(make: Callable[[], Coroutine[Any, Any, Run]]) -> Run:
     thread.join()
     if "error" in result:
         raise result["error"]
-    return result["run"]
+    return result["value"]
