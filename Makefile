@@ -28,7 +28,7 @@ test-fast: setup  ## only the tests that need no running stack
 	@bash scripts/test.sh -m "not stack and not slow"
 
 lint: setup
-	@$(BIN)/ruff check .
+	@$(BIN)/ruff format . && $(BIN)/ruff check .
 
 release: setup  ## regenerate labs/ from solutions/ (nbgrader generate_assignment)
 	@$(BIN)/servelab course release

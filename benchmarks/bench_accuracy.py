@@ -41,12 +41,16 @@ def compare(client_records: list[dict], server_records: list[dict]) -> dict:
             continue
         sent = [ch["sent_perf"] for ch in s["chunks"] if ch["kind"] in ("role", "content")]
         arrived = [ch["t"] for ch in c["chunks"]]
-        rows.append({
-            "ttft": metrics.ttft(c), "ttft_true": truth.ttft(s),
-            "itls": metrics.itls(c), "itls_true": truth.itls(s),
-            "request_trip": s["received_perf"] - c["sent_at"],
-            "chunk_trips": [a - b for a, b in zip(arrived, sent, strict=False)],
-        })
+        rows.append(
+            {
+                "ttft": metrics.ttft(c),
+                "ttft_true": truth.ttft(s),
+                "itls": metrics.itls(c),
+                "itls_true": truth.itls(s),
+                "request_trip": s["received_perf"] - c["sent_at"],
+                "chunk_trips": [a - b for a, b in zip(arrived, sent, strict=False)],
+            }
+        )
     ms = lambda xs: 1000 * float(np.median(xs)) if len(xs) else float("nan")  # noqa: E731
     itl = [x for r in rows for x in r["itls"]]
     itl_true = [x for r in rows for x in r["itls_true"]]
@@ -76,8 +80,9 @@ def main() -> None:
     args = ap.parse_args()
     rows = []
     prompts = load_prompts("short_chat")
-    with ScriptedUpstream(ttft_ms=args.ttft_ms, itl_ms=args.itl_ms, chunks=args.chunks,
-                          keep=1_000_000) as up:
+    with ScriptedUpstream(
+        ttft_ms=args.ttft_ms, itl_ms=args.itl_ms, chunks=args.chunks, keep=1_000_000
+    ) as up:
         target = Target(up.base_url + "/v1", "scripted")
         for n in [int(x) for x in args.levels.split(",")]:
             up.clear()
@@ -91,11 +96,15 @@ def main() -> None:
             row["ttft_err"] = row["ttft_p50"] - row["ttft_true_p50"]
             row["itl_err"] = row["itl_p50"] - row["itl_true_p50"]
             rows.append(row)
-            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v
-                              for k, v in row.items()}), flush=True)
+            print(
+                json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}),
+                flush=True,
+            )
     table = pd.DataFrame(rows).set_index("concurrency")
-    print(f"\n# scripted upstream ttft {args.ttft_ms} ms, itl {args.itl_ms} ms, "
-          f"{args.chunks} chunks; client and server on {hardware()}")
+    print(
+        f"\n# scripted upstream ttft {args.ttft_ms} ms, itl {args.itl_ms} ms, "
+        f"{args.chunks} chunks; client and server on {hardware()}"
+    )
     print(table.round(3).to_string())
     if args.out:
         table.to_csv(args.out)

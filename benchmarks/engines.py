@@ -37,8 +37,8 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from servelab.bench import Load, Target, Workload, load_prompts, run_sync, summarize  # noqa: E402
-from servelab.config import get_settings  # noqa: E402
-from servelab.paths import CACHE, ROOT  # noqa: E402
+from servelab_base.config import get_settings  # noqa: E402
+from servelab_base.paths import CACHE, ROOT  # noqa: E402
 
 ENGINES = ("vllm", "llamacpp")
 OUTPUT_TOKENS = 64  # enough decode steps for stable inter-token latency, short enough for 2 cores
@@ -51,8 +51,13 @@ RSS_SAMPLE_S = 0.1
 
 def servelab(*args: str, env: dict | None = None) -> tuple[float, subprocess.CompletedProcess]:
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "servelab.cli.main", *args],
-                            capture_output=True, text=True, env=env, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "servelab.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     return time.perf_counter() - started, result
 
 
@@ -74,8 +79,13 @@ def phase_setup(full: bool) -> dict:
 
 def full_setup() -> dict:
     """`bash scripts/setup.sh` twice in a fresh copy of the checkout (tracked + untracked files)."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-                           capture_output=True, text=True, cwd=ROOT, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout.split()
     out = {}
     with tempfile.TemporaryDirectory(prefix="servelab-clone-") as tmp:
         for name in files:
@@ -87,8 +97,9 @@ def full_setup() -> dict:
         for label in ("setup_sh_from_nothing_s", "setup_sh_second_s"):
             print(f"[setup] bash scripts/setup.sh in a fresh copy ({label})", flush=True)
             started = time.perf_counter()
-            result = subprocess.run(["bash", "scripts/setup.sh"], cwd=tmp, env=env,
-                                    capture_output=True, text=True)
+            result = subprocess.run(
+                ["bash", "scripts/setup.sh"], cwd=tmp, env=env, capture_output=True, text=True
+            )
             if result.returncode != 0:
                 raise SystemExit(f"setup.sh failed:\n{result.stdout[-3000:]}\n{result.stderr}")
             out[label] = round(time.perf_counter() - started, 1)
@@ -98,9 +109,13 @@ def full_setup() -> dict:
 
 #: The benchmark runs its own stack on these ports, with its own pid files and logs, so it
 #: neither disturbs nor is disturbed by a stack a learner (or a test session) is using.
-BENCH_PORTS = {"SERVELAB_GATEWAY_PORT": "9400", "SERVELAB_VLLM_PORT": "9401",
-               "SERVELAB_LLAMACPP_PORT": "9402", "SERVELAB_MANAGED_PORT": "9410",
-               "SERVELAB_CLOUD_PORT": "9420"}
+BENCH_PORTS = {
+    "SERVELAB_GATEWAY_PORT": "9400",
+    "SERVELAB_VLLM_PORT": "9401",
+    "SERVELAB_LLAMACPP_PORT": "9402",
+    "SERVELAB_MANAGED_PORT": "9410",
+    "SERVELAB_CLOUD_PORT": "9420",
+}
 
 
 def bench_env(state_dir: str) -> dict:
@@ -110,8 +125,9 @@ def bench_env(state_dir: str) -> dict:
 def phase_up(env: dict, services: list[str]) -> dict:
     what = " ".join(f"--service {s}" for s in services) or "(whole cpu profile)"
     print(f"[up] servelab up {what} on the benchmark's ports", flush=True)
-    seconds, result = servelab("up", "--profile", "cpu",
-                               *[a for s in services for a in ("--service", s)], env=env)
+    seconds, result = servelab(
+        "up", "--profile", "cpu", *[a for s in services for a in ("--service", s)], env=env
+    )
     if result.returncode != 0:
         servelab("down", env=env)
         raise SystemExit(f"up failed:\n{result.stdout}\n{result.stderr}")
@@ -161,11 +177,17 @@ class PeakRss:
 
 def measure(engine: str, load: Load, prompts: list[dict]) -> dict:
     settings = get_settings()
-    port = {"vllm": BENCH_PORTS["SERVELAB_VLLM_PORT"],
-            "llamacpp": BENCH_PORTS["SERVELAB_LLAMACPP_PORT"]}[engine]
+    port = {
+        "vllm": BENCH_PORTS["SERVELAB_VLLM_PORT"],
+        "llamacpp": BENCH_PORTS["SERVELAB_LLAMACPP_PORT"],
+    }[engine]
     url = settings.url(int(port))
-    workload = Workload(prompts, max_tokens=OUTPUT_TOKENS, name="short_chat",
-                        extra_body={"ignore_eos": True, "temperature": 0})
+    workload = Workload(
+        prompts,
+        max_tokens=OUTPUT_TOKENS,
+        name="short_chat",
+        extra_body={"ignore_eos": True, "temperature": 0},
+    )
     # a new connection per request, for both engines: llama-server closes a connection after a
     # streamed reply, and a client that reuses it fails every other request (seen with
     # servelab.bench's keep-alive pool); closing costs both engines the same ~0.1 ms on loopback
@@ -219,20 +241,28 @@ def main() -> None:
         "source": "measured by benchmarks/engines.py",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "hardware": {"cpu": _cpu_model(), "cores": os.cpu_count(),
-                     "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-                     "platform": platform.platform()},
-        "load_model": (f"closed loop; single stream {SINGLE.num_requests} requests "
-                       f"(+{SINGLE.warmup} warm-up), 8 streams {CONCURRENT.num_requests} "
-                       f"(+{CONCURRENT.warmup} warm-up); {OUTPUT_TOKENS} output tokens, "
-                       "ignore_eos, temperature 0, prompts datasets/prompts/short_chat.jsonl"),
+        "hardware": {
+            "cpu": _cpu_model(),
+            "cores": os.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "platform": platform.platform(),
+        },
+        "load_model": (
+            f"closed loop; single stream {SINGLE.num_requests} requests "
+            f"(+{SINGLE.warmup} warm-up), 8 streams {CONCURRENT.num_requests} "
+            f"(+{CONCURRENT.warmup} warm-up); {OUTPUT_TOKENS} output tokens, "
+            "ignore_eos, temperature 0, prompts datasets/prompts/short_chat.jsonl"
+        ),
     }
     if "setup" in phases:
         result["setup"] = phase_setup(args.full_setup)
     with tempfile.TemporaryDirectory(prefix="servelab-bench-stack-") as state_dir:
         env = bench_env(state_dir)
-        print(f"[bench] second stack's state in {state_dir}; if this run is killed, stop it with "
-              f"`SERVELAB_STACK_DIR={state_dir} servelab down`", flush=True)
+        print(
+            f"[bench] second stack's state in {state_dir}; if this run is killed, stop it with "
+            f"`SERVELAB_STACK_DIR={state_dir} servelab down`",
+            flush=True,
+        )
         try:
             if "up" in phases:
                 result["up"] = phase_up(env, [])

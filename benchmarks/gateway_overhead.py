@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 from reference_stack.gateway.auth import hash_key  # noqa: E402
 from reference_stack.gateway.process import GatewayProcess  # noqa: E402
 from reference_stack.scripted import ScriptedUpstream, truth  # noqa: E402
-from servelab.paths import CACHE  # noqa: E402
+from servelab_base.paths import CACHE  # noqa: E402
 
 #: The issue's workload: 50 ms to first token, 10 ms between chunks, 32 chunks.
 TTFT_MS, ITL_MS, CHUNKS = 50, 10, 32
@@ -70,8 +70,12 @@ LITELLM = "litellm[proxy]==1.108.7"
 BENCH_KEY = "sk-bench-0123456789"
 LITELLM_MASTER_KEY = "sk-bench-litellm-" + "0123456789abcdef" * 4
 MODEL = "bench"
-BODY = {"model": MODEL, "stream": True, "max_tokens": 64,
-        "messages": [{"role": "user", "content": "How much does a gateway add?"}]}
+BODY = {
+    "model": MODEL,
+    "stream": True,
+    "max_tokens": 64,
+    "messages": [{"role": "user", "content": "How much does a gateway add?"}],
+}
 
 
 @dataclass
@@ -97,8 +101,9 @@ async def one(session: aiohttp.ClientSession, path: Path_) -> Sample:
     rid = uuid.uuid4().hex
     sample = Sample(rid, time.perf_counter())
     try:
-        async with session.post(path.url, json=BODY,
-                                headers={**path.headers, "x-request-id": rid}) as reply:
+        async with session.post(
+            path.url, json=BODY, headers={**path.headers, "x-request-id": rid}
+        ) as reply:
             sample.status = reply.status
             async for block in reply.content.iter_any():
                 now = time.perf_counter()
@@ -114,12 +119,14 @@ async def one(session: aiohttp.ClientSession, path: Path_) -> Sample:
 
 
 def _session() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
-                                 timeout=aiohttp.ClientTimeout(total=120))
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=120)
+    )
 
 
-async def closed_loop(path: Path_, concurrency: int, total: int, burst: bool = False
-                      ) -> list[Sample]:
+async def closed_loop(
+    path: Path_, concurrency: int, total: int, burst: bool = False
+) -> list[Sample]:
     """``concurrency`` workers, each sending its next request when the last one ends.
 
     Workers start staggered over one request's duration (a ramp-up, as load tools do), so the
@@ -131,6 +138,7 @@ async def closed_loop(path: Path_, concurrency: int, total: int, burst: bool = F
     period = (TTFT_MS + (CHUNKS - 1) * ITL_MS) / 1000
 
     async with _session() as session:
+
         async def worker(index: int) -> None:
             if not burst:
                 await asyncio.sleep(period * index / concurrency)
@@ -211,21 +219,43 @@ def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 180
 
 def servelab_gateway(upstream_url: str, tmp: Path) -> GatewayProcess:
     routing = {
-        "source": "benchmarks/gateway_overhead.py", "jurisdictions": ["on-prem"],
+        "source": "benchmarks/gateway_overhead.py",
+        "jurisdictions": ["on-prem"],
         "data_classes": {"public": {"jurisdictions": ["on-prem"]}},
-        "upstreams": {"scripted": {
-            "kind": "openai", "base_url": upstream_url + "/v1", "region": "local",
-            "jurisdiction": "on-prem", "price": {"input_per_mtok": 0, "output_per_mtok": 0},
-            "retention": {"days": 0}}},
+        "upstreams": {
+            "scripted": {
+                "kind": "openai",
+                "base_url": upstream_url + "/v1",
+                "region": "local",
+                "jurisdiction": "on-prem",
+                "price": {"input_per_mtok": 0, "output_per_mtok": 0},
+                "retention": {"days": 0},
+            }
+        },
         "models": {MODEL: {"chain": [{"upstream": "scripted"}]}},
     }
-    keys = {"source": "benchmark", "keys": [{
-        "name": "bench", "owner": "bench", "kind": "application", "sha256": hash_key(BENCH_KEY),
-        "data_classes": ["public"], "requests_per_minute": 10**7, "tokens_per_minute": 10**9}]}
+    keys = {
+        "source": "benchmark",
+        "keys": [
+            {
+                "name": "bench",
+                "owner": "bench",
+                "kind": "application",
+                "sha256": hash_key(BENCH_KEY),
+                "data_classes": ["public"],
+                "requests_per_minute": 10**7,
+                "tokens_per_minute": 10**9,
+            }
+        ],
+    }
     (tmp / "routing.yaml").write_text(yaml.safe_dump(routing))
     (tmp / "keys.yaml").write_text(yaml.safe_dump(keys))
-    return GatewayProcess(routing=tmp / "routing.yaml", keys=tmp / "keys.yaml",
-                          audit=tmp / "audit.jsonl", log_level="warning").start()
+    return GatewayProcess(
+        routing=tmp / "routing.yaml",
+        keys=tmp / "keys.yaml",
+        audit=tmp / "audit.jsonl",
+        log_level="warning",
+    ).start()
 
 
 def litellm_venv() -> Path:
@@ -245,24 +275,54 @@ class LiteLLMProxy:
     def __init__(self, upstream_url: str, tmp: Path) -> None:
         self.port = free_port()
         self.config = tmp / "litellm.yaml"
-        self.config.write_text(yaml.safe_dump({
-            "model_list": [{"model_name": MODEL, "litellm_params": {
-                "model": f"openai/{MODEL}", "api_base": upstream_url + "/v1",
-                "api_key": "unused"}}],
-            # pass the client's x-request-id on, so its requests can be matched to the truth
-            # auth on, as in servelab's gateway (LiteLLM refuses to start without a master key)
-            "general_settings": {"forward_client_headers_to_llm_api": True,
-                                 "master_key": LITELLM_MASTER_KEY},
-            "litellm_settings": {"drop_params": True},
-        }))
+        self.config.write_text(
+            yaml.safe_dump(
+                {
+                    "model_list": [
+                        {
+                            "model_name": MODEL,
+                            "litellm_params": {
+                                "model": f"openai/{MODEL}",
+                                "api_base": upstream_url + "/v1",
+                                "api_key": "unused",
+                            },
+                        }
+                    ],
+                    # pass the client's x-request-id on, so its requests can be matched to the truth
+                    # auth on, as in servelab's gateway
+                    # (LiteLLM refuses to start without a master key)
+                    "general_settings": {
+                        "forward_client_headers_to_llm_api": True,
+                        "master_key": LITELLM_MASTER_KEY,
+                    },
+                    "litellm_settings": {"drop_params": True},
+                }
+            )
+        )
         self.log = open(tmp / "litellm.log", "w")  # noqa: SIM115
-        env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
-               "DISABLE_ADMIN_UI": "True"}
+        env = {
+            **os.environ,
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "LITELLM_LOG": "ERROR",
+            "DISABLE_ADMIN_UI": "True",
+        }
         env.pop("DATABASE_URL", None)
         self.proc = subprocess.Popen(
-            [str(litellm_venv()), "--config", str(self.config), "--host", "127.0.0.1",
-             "--port", str(self.port), "--num_workers", "1"],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+            [
+                str(litellm_venv()),
+                "--config",
+                str(self.config),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--num_workers",
+                "1",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
         self.url = f"http://127.0.0.1:{self.port}"
         wait_ready(self.url + "/health/liveliness", self.proc, tmp / "litellm.log")
 
@@ -280,8 +340,12 @@ def pct(values: list[float]) -> dict[str, float]:
     if not values:
         return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan"), "n": 0}
     arr = np.asarray(values) * 1000
-    return {"p50": float(np.percentile(arr, 50)), "p95": float(np.percentile(arr, 95)),
-            "p99": float(np.percentile(arr, 99)), "n": len(values)}
+    return {
+        "p50": float(np.percentile(arr, 50)),
+        "p95": float(np.percentile(arr, 95)),
+        "p99": float(np.percentile(arr, 99)),
+        "n": len(values),
+    }
 
 
 def overheads(samples: list[Sample], records: dict[str, dict]) -> dict[str, list[float]]:
@@ -305,8 +369,9 @@ def fetch_records(upstream: ScriptedUpstream, since: int) -> tuple[dict[str, dic
     return {r["client_request_id"]: r for r in records if r.get("client_request_id")}, nxt
 
 
-async def measure(paths: list[Path_], upstream: ScriptedUpstream, requests: dict[int, int],
-                  burst: bool = False) -> dict:
+async def measure(
+    paths: list[Path_], upstream: ScriptedUpstream, requests: dict[int, int], burst: bool = False
+) -> dict:
     results: dict = {}
     seq = 0
     for concurrency in CONCURRENCY:
@@ -322,32 +387,43 @@ async def measure(paths: list[Path_], upstream: ScriptedUpstream, requests: dict
             o = overheads(samples, records)
             ok = [s for s in samples if not s.error]
             results[f"{path.name}@{concurrency}"] = {
-                "path": path.name, "concurrency": concurrency, "requests": len(samples),
-                "errors": len(samples) - len(ok), "wall_s": wall,
+                "path": path.name,
+                "concurrency": concurrency,
+                "requests": len(samples),
+                "errors": len(samples) - len(ok),
+                "wall_s": wall,
                 "throughput_rps": len(ok) / wall,
                 "cpu_ms_per_request": 1000 * cpu / max(len(ok), 1) if path.pids else None,
                 # calibration: what the upstream itself (which only writes the chunks) spent
                 "upstream_cpu_ms_per_request": 1000 * up_cpu / max(len(ok), 1),
                 "matched_to_upstream": len(o["ttft_over"]),
-                "ttft_ms": pct(o["ttft"]), "e2e_ms": pct(o["e2e"]),
-                "ttft_overhead_ms": pct(o["ttft_over"]), "e2e_overhead_ms": pct(o["e2e_over"]),
-                "first_errors": [s.error for s in samples if s.error][:3]}
+                "ttft_ms": pct(o["ttft"]),
+                "e2e_ms": pct(o["e2e"]),
+                "ttft_overhead_ms": pct(o["ttft_over"]),
+                "e2e_overhead_ms": pct(o["e2e_over"]),
+                "first_errors": [s.error for s in samples if s.error][:3],
+            }
             row = results[f"{path.name}@{concurrency}"]
-            print(f"  {path.name:9s} x{concurrency:<3d} TTFT p50 {row['ttft_ms']['p50']:8.2f} ms"
-                  f"  overhead p50 {row['ttft_overhead_ms']['p50']:7.2f} ms"
-                  f"  {row['throughput_rps']:6.1f} req/s  errors {row['errors']}", flush=True)
+            print(
+                f"  {path.name:9s} x{concurrency:<3d} TTFT p50 {row['ttft_ms']['p50']:8.2f} ms"
+                f"  overhead p50 {row['ttft_overhead_ms']['p50']:7.2f} ms"
+                f"  {row['throughput_rps']:6.1f} req/s  errors {row['errors']}",
+                flush=True,
+            )
     return results
 
 
-async def saturation(paths: list[Path_], upstream: ScriptedUpstream, rates: tuple[float, ...],
-                     seconds: float) -> dict:
+async def saturation(
+    paths: list[Path_], upstream: ScriptedUpstream, rates: tuple[float, ...], seconds: float
+) -> dict:
     """Per path, added TTFT p50 (over direct at the same rate) at each rate, until it climbs."""
     found: dict = {p.name: {"curve": [], "saturated_at_rps": None} for p in paths}
     direct = next(p for p in paths if p.name == "direct")
     seq = 0
     for rate in rates:
-        alive = [p for p in paths if p.name == "direct" or found[p.name]["saturated_at_rps"]
-                 is None]
+        alive = [
+            p for p in paths if p.name == "direct" or found[p.name]["saturated_at_rps"] is None
+        ]
         if len(alive) == 1 and found["direct"]["saturated_at_rps"] is not None:
             break
         medians = {}
@@ -356,30 +432,48 @@ async def saturation(paths: list[Path_], upstream: ScriptedUpstream, rates: tupl
             records, seq = fetch_records(upstream, seq)
             o = overheads(samples, records)
             errors = sum(1 for s in samples if s.error)
-            medians[path.name] = (pct(o["ttft"])["p50"], pct(o["ttft_over"])["p50"], errors,
-                                  len(samples))
+            medians[path.name] = (
+                pct(o["ttft"])["p50"],
+                pct(o["ttft_over"])["p50"],
+                errors,
+                len(samples),
+            )
         for path in alive:
             ttft, over, errors, n = medians[path.name]
-            point = {"rate_rps": rate, "ttft_p50_ms": ttft, "overhead_p50_ms": over,
-                     "errors": errors, "requests": n}
+            point = {
+                "rate_rps": rate,
+                "ttft_p50_ms": ttft,
+                "overhead_p50_ms": over,
+                "errors": errors,
+                "requests": n,
+            }
             curve = found[path.name]["curve"]
             curve.append(point)
             base = curve[0]["overhead_p50_ms"]
             if found[path.name]["saturated_at_rps"] is None and (
-                    errors > 0.01 * n or over > base + SATURATION_MS):
+                errors > 0.01 * n or over > base + SATURATION_MS
+            ):
                 found[path.name]["saturated_at_rps"] = rate
-            print(f"  {path.name:9s} {rate:5.0f} req/s  TTFT p50 {ttft:8.2f} ms  overhead p50 "
-                  f"{over:8.2f} ms  errors {errors}", flush=True)
-        if direct.name in medians and found["direct"]["saturated_at_rps"] is not None and \
-                all(found[p.name]["saturated_at_rps"] is not None for p in paths):
+            print(
+                f"  {path.name:9s} {rate:5.0f} req/s  TTFT p50 {ttft:8.2f} ms  overhead p50 "
+                f"{over:8.2f} ms  errors {errors}",
+                flush=True,
+            )
+        if (
+            direct.name in medians
+            and found["direct"]["saturated_at_rps"] is not None
+            and all(found[p.name]["saturated_at_rps"] is not None for p in paths)
+        ):
             break
     return found
 
 
 def table(results: dict, sat: dict, names: list[str]) -> str:
-    lines = ["| path | streams | TTFT p50 / p95 / p99 (ms) | added TTFT p50 / p95 / p99 (ms) "
-             "| added E2E p50 / p95 / p99 (ms) | CPU ms / request (upstream's own) | req/s |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| path | streams | TTFT p50 / p95 / p99 (ms) | added TTFT p50 / p95 / p99 (ms) "
+        "| added E2E p50 / p95 / p99 (ms) | CPU ms / request (upstream's own) | req/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for concurrency in CONCURRENCY:
         direct = results.get(f"direct@{concurrency}")
         for name in names:
@@ -388,26 +482,34 @@ def table(results: dict, sat: dict, names: list[str]) -> str:
                 continue
             t = row["ttft_ms"]
 
-            def added(key: str, row: dict = row, name: str = name,
-                      direct: dict | None = direct) -> str:
+            def added(
+                key: str, row: dict = row, name: str = name, direct: dict | None = direct
+            ) -> str:
                 if name == "direct" or direct is None:
-                    return "(baseline: " + " / ".join(
-                        f"{row[key][p]:.2f}" for p in ("p50", "p95", "p99")) + ")"
-                return " / ".join(f"{row[key][p] - direct[key][p]:+.2f}"
-                                  for p in ("p50", "p95", "p99"))
+                    return (
+                        "(baseline: "
+                        + " / ".join(f"{row[key][p]:.2f}" for p in ("p50", "p95", "p99"))
+                        + ")"
+                    )
+                return " / ".join(
+                    f"{row[key][p] - direct[key][p]:+.2f}" for p in ("p50", "p95", "p99")
+                )
 
             cpu = row["cpu_ms_per_request"]
             lines.append(
                 f"| {name} | {concurrency} | {t['p50']:.1f} / {t['p95']:.1f} / {t['p99']:.1f} "
                 f"| {added('ttft_overhead_ms')} | {added('e2e_overhead_ms')} "
                 f"| {'-' if cpu is None else f'{cpu:.2f}'} "
-                f"({row['upstream_cpu_ms_per_request']:.2f}) | {row['throughput_rps']:.1f} |")
+                f"({row['upstream_cpu_ms_per_request']:.2f}) | {row['throughput_rps']:.1f} |"
+            )
     lines.append("")
     for name in names:
         if name in sat:
             s = sat[name]["saturated_at_rps"]
-            lines.append(f"- {name}: added TTFT starts to climb at "
-                         f"{'> ' + str(RATES[-1]) if s is None else s} req/s")
+            lines.append(
+                f"- {name}: added TTFT starts to climb at "
+                f"{'> ' + str(RATES[-1]) if s is None else s} req/s"
+            )
     return "\n".join(lines)
 
 
@@ -416,40 +518,65 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="fewer requests (smoke test)")
     ap.add_argument("--paths", default="direct,servelab,litellm")
     ap.add_argument("--no-saturation", action="store_true")
-    ap.add_argument("--burst", action="store_true",
-                    help="also run the closed loop with workers in lockstep (thundering herd)")
+    ap.add_argument(
+        "--burst",
+        action="store_true",
+        help="also run the closed loop with workers in lockstep (thundering herd)",
+    )
     ap.add_argument("--rate-seconds", type=float, default=RATE_SECONDS)
     ap.add_argument("--out", type=Path)
-    ap.add_argument("--nice", type=int, default=0,
-                    help="run every benchmark process at this priority (e.g. -10 on a shared "
-                         "machine, as root); the same for all paths")
-    ap.add_argument("--realtime", action="store_true",
-                    help="run every benchmark process (all paths alike) under SCHED_FIFO, so "
-                         "other work on a shared machine does not delay them (needs root)")
+    ap.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="run every benchmark process at this priority (e.g. -10 on a shared "
+        "machine, as root); the same for all paths",
+    )
+    ap.add_argument(
+        "--realtime",
+        action="store_true",
+        help="run every benchmark process (all paths alike) under SCHED_FIFO, so "
+        "other work on a shared machine does not delay them (needs root)",
+    )
     args = ap.parse_args()
     names = args.paths.split(",")
     requests = QUICK_REQUESTS if args.quick else REQUESTS
     tmp = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    upstream = ScriptedUpstream(ttft_ms=TTFT_MS, itl_ms=ITL_MS, chunks=CHUNKS,
-                                record=tmp / "upstream.jsonl").start()
+    upstream = ScriptedUpstream(
+        ttft_ms=TTFT_MS, itl_ms=ITL_MS, chunks=CHUNKS, record=tmp / "upstream.jsonl"
+    ).start()
     started: list = []
     try:
         paths = [Path_("direct", upstream.base_url + "/v1/chat/completions", {})]
         if "servelab" in names:
             gw = servelab_gateway(upstream.base_url, tmp)
             started.append(gw)
-            paths.append(Path_("servelab", gw.base_url + "/v1/chat/completions",
-                               {"authorization": f"Bearer {BENCH_KEY}"}, [gw.pid]))
+            paths.append(
+                Path_(
+                    "servelab",
+                    gw.base_url + "/v1/chat/completions",
+                    {"authorization": f"Bearer {BENCH_KEY}"},
+                    [gw.pid],
+                )
+            )
         if "litellm" in names:
             proxy = LiteLLMProxy(upstream.base_url, tmp)
             started.append(proxy)
-            paths.append(Path_("litellm", proxy.url + "/v1/chat/completions",
-                               {"authorization": f"Bearer {LITELLM_MASTER_KEY}"},
-                               [proxy.proc.pid]))
+            paths.append(
+                Path_(
+                    "litellm",
+                    proxy.url + "/v1/chat/completions",
+                    {"authorization": f"Bearer {LITELLM_MASTER_KEY}"},
+                    [proxy.proc.pid],
+                )
+            )
         if args.nice or args.realtime:
-            prioritise([os.getpid(), upstream.proc.pid, *(pid for p in paths for pid in p.pids)],
-                       args.nice, args.realtime)
+            prioritise(
+                [os.getpid(), upstream.proc.pid, *(pid for p in paths for pid in p.pids)],
+                args.nice,
+                args.realtime,
+            )
         print(f"closed loop ({', '.join(p.name for p in paths)}):", flush=True)
         results = asyncio.run(measure(paths, upstream, requests))
         herd = {}
@@ -466,24 +593,41 @@ def main() -> int:
             proc.stop()
         upstream.stop()
     report = {
-        "benchmark": "benchmarks/gateway_overhead.py", "when": stamp,
+        "benchmark": "benchmarks/gateway_overhead.py",
+        "when": stamp,
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": {"cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
-                    "python": platform.python_version(), "load_avg_at_end": os.getloadavg()},
-        "nice": args.nice, "realtime": args.realtime,
-        "workload": {"ttft_ms": TTFT_MS, "itl_ms": ITL_MS, "chunks": CHUNKS,
-                     "requests": requests, "litellm": LITELLM},
-        "closed_loop": results, "closed_loop_lockstep": herd, "saturation": sat,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "cpu": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "load_avg_at_end": os.getloadavg(),
+        },
+        "nice": args.nice,
+        "realtime": args.realtime,
+        "workload": {
+            "ttft_ms": TTFT_MS,
+            "itl_ms": ITL_MS,
+            "chunks": CHUNKS,
+            "requests": requests,
+            "litellm": LITELLM,
+        },
+        "closed_loop": results,
+        "closed_loop_lockstep": herd,
+        "saturation": sat,
     }
     out = args.out or CACHE / "bench" / f"gateway_overhead-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1, default=lambda o: asdict(o)))
     print("\n" + table(results, sat, [p.name for p in paths]))
     if herd:
-        print("\nlockstep (every worker's request arrives in the same millisecond):\n"
-              + table(herd, {}, [p.name for p in paths]))
-    print(f"\n(load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
-          f"all numbers in {out})")
+        print(
+            "\nlockstep (every worker's request arrives in the same millisecond):\n"
+            + table(herd, {}, [p.name for p in paths])
+        )
+    print(
+        f"\n(load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
+        f"all numbers in {out})"
+    )
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from servelab.paths import ROOT
+from servelab_base.paths import ROOT
 
 REPO_CONFIG = ROOT / "grading"
 
@@ -38,13 +38,16 @@ def build_course(lab: str, root: Path):
     from nbgrader.utils import capture_log
     from traitlets.config import Config
 
-    from servelab.grading.course import Course
+    from servelab.grading.coursedir import Course
 
     shutil.copytree(ROOT / "solutions" / lab, root / "solutions" / lab)
     (root / "labs").mkdir()
     (root / "grading").mkdir(mode=0o700)
-    os.environ.update(SERVELAB_COURSE_ROOT=str(root), SERVELAB_GRADING_DIR=str(root / "grading"),
-                      JUPYTER_CONFIG_PATH=str(REPO_CONFIG))
+    os.environ.update(
+        SERVELAB_COURSE_ROOT=str(root),
+        SERVELAB_GRADING_DIR=str(root / "grading"),
+        JUPYTER_CONFIG_PATH=str(REPO_CONFIG),
+    )
     course = Course.load(REPO_CONFIG)
     config = Config(course.config)
     config.CourseDirectory.assignment_id = lab
@@ -70,8 +73,12 @@ def auto_max(course, lab: str) -> float:
     from nbgrader.api import Gradebook
 
     with Gradebook(course.db_url, course.course_id) as gb:
-        return sum(c.max_score for nb in gb.find_assignment(lab).notebooks
-                   for c in nb.grade_cells if c.cell_type == "code")
+        return sum(
+            c.max_score
+            for nb in gb.find_assignment(lab).notebooks
+            for c in nb.grade_cells
+            if c.cell_type == "code"
+        )
 
 
 def _children_cpu() -> float:
@@ -96,18 +103,26 @@ def run(lab: str, copies: int, jobs_list: list[int]) -> list[dict]:
             wall = time.perf_counter() - started
             cpu = _children_cpu() - cpu_before
             bad = [r.student for r in results if not r.success or r.score < expected]
-            row = {"lab": lab, "copies": copies, "jobs": jobs, "wall_s": round(wall, 2),
-                   "per_submission_s": round(wall / copies, 3),
-                   "worker_mean_s": round(sum(r.seconds for r in results) / len(results), 3),
-                   "submissions_per_min": round(60 * copies / wall, 1),
-                   "cpu_s_per_submission": round(cpu / copies, 3),
-                   "auto_points": expected, "wrong_scores": len(bad)}
+            row = {
+                "lab": lab,
+                "copies": copies,
+                "jobs": jobs,
+                "wall_s": round(wall, 2),
+                "per_submission_s": round(wall / copies, 3),
+                "worker_mean_s": round(sum(r.seconds for r in results) / len(results), 3),
+                "submissions_per_min": round(60 * copies / wall, 1),
+                "cpu_s_per_submission": round(cpu / copies, 3),
+                "auto_points": expected,
+                "wrong_scores": len(bad),
+            }
             rows.append(row)
-            print(f"{lab:<28} jobs={jobs}  {wall:7.1f} s  {row['per_submission_s']:.2f} s/sub "
-                  f"(one submission in a worker: {row['worker_mean_s']:.2f} s)  "
-                  f"{row['submissions_per_min']:.1f} sub/min  "
-                  f"CPU {row['cpu_s_per_submission']:.2f} s/sub  wrong scores: {len(bad)}",
-                  flush=True)
+            print(
+                f"{lab:<28} jobs={jobs}  {wall:7.1f} s  {row['per_submission_s']:.2f} s/sub "
+                f"(one submission in a worker: {row['worker_mean_s']:.2f} s)  "
+                f"{row['submissions_per_min']:.1f} sub/min  "
+                f"CPU {row['cpu_s_per_submission']:.2f} s/sub  wrong scores: {len(bad)}",
+                flush=True,
+            )
             if bad:
                 print(f"  not full marks: {bad[:5]} {results[0].error[-800:]}", flush=True)
     return rows
@@ -120,23 +135,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--json", type=Path, help="write the rows and the machine here")
     args = parser.parse_args(argv)
-    labs = args.labs or sorted(p.name for p in (ROOT / "solutions").iterdir()
-                               if p.is_dir() and any(p.glob("*.ipynb")))
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{platform.python_version()}; {args.copies} copies per lab; load average "
-          f"{os.getloadavg()[0]:.1f}", flush=True)
+    labs = args.labs or sorted(
+        p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and any(p.glob("*.ipynb"))
+    )
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{platform.python_version()}; {args.copies} copies per lab; load average "
+        f"{os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     rows = []
     for lab in labs:
         lab_rows = run(lab, args.copies, args.jobs)
         rows += lab_rows
         if len(lab_rows) >= 2:
-            print(f"{lab:<28} speed-up jobs={lab_rows[-1]['jobs']} vs jobs={lab_rows[0]['jobs']}:"
-                  f" {lab_rows[0]['wall_s'] / lab_rows[-1]['wall_s']:.2f}x", flush=True)
+            print(
+                f"{lab:<28} speed-up jobs={lab_rows[-1]['jobs']} vs jobs={lab_rows[0]['jobs']}:"
+                f" {lab_rows[0]['wall_s'] / lab_rows[-1]['wall_s']:.2f}x",
+                flush=True,
+            )
     if args.json:
-        args.json.write_text(json.dumps({"machine": {"cores": os.cpu_count(),
-                                                     "python": platform.python_version(),
-                                                     "date": time.strftime("%Y-%m-%d")},
-                                         "rows": rows}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": {
+                        "cores": os.cpu_count(),
+                        "python": platform.python_version(),
+                        "date": time.strftime("%Y-%m-%d"),
+                    },
+                    "rows": rows,
+                },
+                indent=2,
+            )
+        )
     return 0 if all(r["wrong_scores"] == 0 for r in rows) else 1
 
 

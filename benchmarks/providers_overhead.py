@@ -33,8 +33,8 @@ import openai
 from reference_stack.providers.testing import CLOUD_KEY, MANAGED_KEY, cloud_standin, managed_standin
 from reference_stack.providers.tokens import EngineSource
 from reference_stack.scripted import ScriptedUpstream
-from servelab import providers
-from servelab.config import get_settings
+from servelab import clients as providers
+from servelab_base.config import get_settings
 
 UNLIMITED = 10**9  # limits high enough never to refuse a benchmark request
 MESSAGES = [{"role": "user", "content": "List three reasons to self-host a language model."}]

@@ -25,7 +25,12 @@ c.CourseDirectory.db_url = f"sqlite:///{GRADING / 'gradebook.db'}"
 # generate_assignment copies every non-notebook file of a source folder into the release;
 # instructor-only files are named so they never reach learners.
 c.CourseDirectory.ignore = [
-    ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.instructor.*", "instructor_*",
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+    "*.instructor.*",
+    "instructor_*",
 ]
 # A lab reads recorded data and calls a local stack; 120 s per cell is a generous ceiling
 # (Execute.timeout wins over ExecutePreprocessor.timeout when both are set).

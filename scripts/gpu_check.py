@@ -53,12 +53,15 @@ def require_cuda():
     try:
         import torch
     except ImportError as e:
-        raise NoGpu(f"PyTorch is not installed ({e}); install the GPU stack with "
-                    "`pip install -e '.[gpu]'`") from None
+        raise NoGpu(
+            f"PyTorch is not installed ({e}); install the GPU stack with `pip install -e '.[gpu]'`"
+        ) from None
     if not torch.cuda.is_available():
-        raise NoGpu(f"no CUDA GPU visible to PyTorch {torch.__version__} (CUDA build: "
-                    f"{torch.version.cuda or 'none, this is a CPU build'}). Run this script on "
-                    "the H100 / A100 host; check `nvidia-smi` there.")
+        raise NoGpu(
+            f"no CUDA GPU visible to PyTorch {torch.__version__} (CUDA build: "
+            f"{torch.version.cuda or 'none, this is a CPU build'}). Run this script on "
+            "the H100 / A100 host; check `nvidia-smi` there."
+        )
     return torch
 
 
@@ -91,9 +94,16 @@ def hardware(torch) -> dict:
         except Exception:  # noqa: BLE001 - any failure means "not usable here"
             info[package] = None
     try:
-        smi = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total,"
-                              "clocks.max.memory,power.limit", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=30)
+        smi = subprocess.run(
+            [
+                "nvidia-smi",
+                "--query-gpu=name,driver_version,memory.total,clocks.max.memory,power.limit",
+                "--format=csv,noheader",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         info["nvidia_smi"] = smi.stdout.strip().splitlines()
     except (OSError, subprocess.SubprocessError):
         info["nvidia_smi"] = None
@@ -118,9 +128,11 @@ def measure_bandwidth(torch) -> dict:
     moved = 2 * BANDWIDTH_BUFFER_BYTES * BANDWIDTH_REPEATS
     del src, dst
     torch.cuda.empty_cache()
-    return {"method": f"torch copy_ of {BANDWIDTH_BUFFER_BYTES / 2**30:.0f} GiB bf16, "
-                      f"{BANDWIDTH_REPEATS} repeats, read+write counted",
-            "tb_s": round(moved / seconds / 1e12, 3)}
+    return {
+        "method": f"torch copy_ of {BANDWIDTH_BUFFER_BYTES / 2**30:.0f} GiB bf16, "
+        f"{BANDWIDTH_REPEATS} repeats, read+write counted",
+        "tb_s": round(moved / seconds / 1e12, 3),
+    }
 
 
 def measure_decode_transformers(torch, tokens: int) -> dict:
@@ -151,12 +163,15 @@ def measure_decode_transformers(torch, tokens: int) -> dict:
             if step >= WARMUP_TOKENS:
                 gaps.append(time.perf_counter() - t0)
     gaps.sort()
-    result = {"engine": "transformers eager (HF LlamaForCausalLM), bf16, random weights",
-              "prompt_tokens": PROMPT_TOKENS, "decode_tokens": tokens,
-              "weight_bytes": LlamaShapes.from_config(CONFIG).weight_bytes,
-              "ms_per_token_p50": round(gaps[len(gaps) // 2] * 1000, 3),
-              "ms_per_token_min": round(gaps[0] * 1000, 3),
-              "peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)}
+    result = {
+        "engine": "transformers eager (HF LlamaForCausalLM), bf16, random weights",
+        "prompt_tokens": PROMPT_TOKENS,
+        "decode_tokens": tokens,
+        "weight_bytes": LlamaShapes.from_config(CONFIG).weight_bytes,
+        "ms_per_token_p50": round(gaps[len(gaps) // 2] * 1000, 3),
+        "ms_per_token_min": round(gaps[0] * 1000, 3),
+        "peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+    }
     del model, past, out
     torch.cuda.empty_cache()
     return result
@@ -169,8 +184,13 @@ def measure_decode_vllm(tokens: int) -> dict:
     from reference_stack.engines import dummy_model
 
     folder = dummy_model.checkpoint_dir("configs/llama3-8b-instruct")
-    llm = LLM(model=str(folder), load_format="dummy", dtype="bfloat16", max_model_len=2048,
-              gpu_memory_utilization=0.85)
+    llm = LLM(
+        model=str(folder),
+        load_format="dummy",
+        dtype="bfloat16",
+        max_model_len=2048,
+        gpu_memory_utilization=0.85,
+    )
     params = SamplingParams(max_tokens=tokens, ignore_eos=True, temperature=0)
     prompt = {"prompt_token_ids": list(range(1000, 1000 + PROMPT_TOKENS))}
     llm.generate([prompt], params)  # warm-up
@@ -179,10 +199,12 @@ def measure_decode_vllm(tokens: int) -> dict:
     seconds = time.perf_counter() - started
     produced = len(out.outputs[0].token_ids)
     metrics = out.metrics
-    return {"engine": "vLLM offline LLM, load_format=dummy, bf16, CUDA graphs",
-            "decode_tokens": produced,
-            "ms_per_token_incl_prefill": round(seconds / produced * 1000, 3),
-            "request_metrics": str(metrics) if metrics is not None else None}
+    return {
+        "engine": "vLLM offline LLM, load_format=dummy, bf16, CUDA graphs",
+        "decode_tokens": produced,
+        "ms_per_token_incl_prefill": round(seconds / produced * 1000, 3),
+        "request_metrics": str(metrics) if metrics is not None else None,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,22 +222,27 @@ def main(argv: list[str] | None = None) -> int:
     from reference_stack.engines.llama_shapes import LlamaShapes, itl_floor_ms
     from reference_stack.stack import profile
 
-    result: dict = {"source": "measured by scripts/gpu_check.py",
-                    "command": " ".join(["python", "scripts/gpu_check.py",
-                                         *(argv or sys.argv[1:])]),
-                    "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-                    "hardware": hardware(torch)}
+    result: dict = {
+        "source": "measured by scripts/gpu_check.py",
+        "command": " ".join(["python", "scripts/gpu_check.py", *(argv or sys.argv[1:])]),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "hardware": hardware(torch),
+    }
     weight_bytes = LlamaShapes.from_config(CONFIG).weight_bytes
     name = profile_for(result["hardware"]["gpu"])
     if name:
         prof = profile.load(name)
-        result["profile"] = {"name": name, "gpu": prof.gpu.name,
-                             "datasheet_tb_s": prof.gpu.bandwidth_tb_s,
-                             "datasheet_floor_ms": prof.expected.itl_floor_ms}
+        result["profile"] = {
+            "name": name,
+            "gpu": prof.gpu.name,
+            "datasheet_tb_s": prof.gpu.bandwidth_tb_s,
+            "datasheet_floor_ms": prof.expected.itl_floor_ms,
+        }
     print("measuring memory bandwidth ...", flush=True)
     result["bandwidth"] = measure_bandwidth(torch)
     result["bandwidth"]["floor_ms_llama3_8b"] = round(
-        itl_floor_ms(weight_bytes, result["bandwidth"]["tb_s"]), 3)
+        itl_floor_ms(weight_bytes, result["bandwidth"]["tb_s"]), 3
+    )
     print(result["bandwidth"], flush=True)
     try:
         print("decoding with transformers (Llama 3 8B shapes, random weights) ...", flush=True)

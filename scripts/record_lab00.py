@@ -18,8 +18,8 @@ import sys
 
 from openai import OpenAI
 
-from servelab.config import get_settings
-from servelab.inference_path import LAB00, record_stream
+from servelab.labs.lab00_inference_path import LAB00, record_stream
+from servelab_base.config import get_settings
 
 # (name, engine, prompt, max_tokens): short answers keep the traces readable in a notebook.
 RECORDINGS = [

@@ -11,7 +11,8 @@ datasets/lab01/:
 - ``stream_<name>.json``  streamed completions, every SSE chunk as the SDK parsed it, with the
                           client's arrival time (``time.perf_counter``)
 - ``retry_<name>.json``   the answers (status, headers, body) one call met while a simple client
-                          retried it, honouring Retry-After; servelab.retry_replay replays them
+                          retried it, honouring Retry-After;
+                          servelab.labs.lab01_retry_replay replays them
 
 Every file carries a ``meta`` block (or, for the CSV, a ``#`` header) saying what it is. The
 latency the stand-in adds is the catalog's MODELLED profile of the OpenAI API
@@ -40,8 +41,8 @@ from reference_stack.providers.managed.routes import build_app
 from reference_stack.providers.managed.serving import STANDIN_KEY, ManagedServing
 from reference_stack.providers.server import serve_in_thread
 from reference_stack.providers.tokens import make_source
-from servelab.catalog import load
-from servelab.retry_replay import LAB01
+from servelab.labs.lab01_retry_replay import LAB01
+from servelab_base.catalog import load
 
 SEED = 101  # seeds the stand-in's scripted tokens and drawn latencies: same seed, same files
 MODEL = "gpt-4o-mini"
@@ -53,8 +54,10 @@ DROPPED_HEADERS = {"date", "server", "content-length", "transfer-encoding", "con
 RECORD_MAX_ATTEMPTS = 8
 RECORD_BACKOFF_S = 0.5
 
-SYSTEM = ("You are the support assistant of an online bookshop. Answer in two or three short "
-          "sentences, politely, and never invent an order status you were not given.")
+SYSTEM = (
+    "You are the support assistant of an online bookshop. Answer in two or three short "
+    "sentences, politely, and never invent an order status you were not given."
+)
 QUESTIONS = [
     "Where is my order 4411? It was due yesterday.",
     "Can I return a book I bought three weeks ago?",
@@ -72,26 +75,54 @@ QUESTIONS = [
 
 # Fault plans for the retry recordings: (name, plan, note). Each plan numbers requests from 0.
 RETRY_SCENARIOS = [
-    ("storm", {"seed": 1, "rules": [{"kind": "rate_limit_storm", "requests": [0, 3],
-                                     "retry_after_s": 2}]},
-     "a 429 storm on the first three attempts, each with Retry-After: 2"),
-    ("outage", {"seed": 1, "rules": [{"kind": "outage", "status": 503, "requests": [0, 2]}]},
-     "two 503 'engine overloaded' answers without Retry-After, then recovery"),
-    ("mixed", {"seed": 1, "rules": [{"kind": "error", "status": 500, "requests": [0, 1]},
-                                    {"kind": "rate_limit_storm", "requests": [1, 2],
-                                     "retry_after_s": 3}]},
-     "a 500, then a 429 with Retry-After: 3, then success"),
-    ("long_storm", {"seed": 1, "rules": [{"kind": "rate_limit_storm", "requests": [0, 100],
-                                          "retry_after_s": 1}]},
-     "a storm longer than any sensible policy waits: every attempt gets 429, Retry-After: 1"),
+    (
+        "storm",
+        {
+            "seed": 1,
+            "rules": [{"kind": "rate_limit_storm", "requests": [0, 3], "retry_after_s": 2}],
+        },
+        "a 429 storm on the first three attempts, each with Retry-After: 2",
+    ),
+    (
+        "outage",
+        {"seed": 1, "rules": [{"kind": "outage", "status": 503, "requests": [0, 2]}]},
+        "two 503 'engine overloaded' answers without Retry-After, then recovery",
+    ),
+    (
+        "mixed",
+        {
+            "seed": 1,
+            "rules": [
+                {"kind": "error", "status": 500, "requests": [0, 1]},
+                {"kind": "rate_limit_storm", "requests": [1, 2], "retry_after_s": 3},
+            ],
+        },
+        "a 500, then a 429 with Retry-After: 3, then success",
+    ),
+    (
+        "long_storm",
+        {
+            "seed": 1,
+            "rules": [{"kind": "rate_limit_storm", "requests": [0, 100], "retry_after_s": 1}],
+        },
+        "a storm longer than any sensible policy waits: every attempt gets 429, Retry-After: 1",
+    ),
 ]
 # Stream recordings: (name, max_tokens, fault plan or None, note)
 STREAMS = [
     ("short", 48, None, "a streamed answer with stream_options.include_usage"),
-    ("slow_first", 48, {"seed": 1, "rules": [{"kind": "slow_first_token", "extra_ms": 1200}]},
-     "the same kind of call with an injected slow first token (+1200 ms)"),
-    ("stall", 64, {"seed": 1, "rules": [{"kind": "stall", "after_tokens": 6, "stall_ms": 900}]},
-     "a stream that stalls 900 ms after its sixth token"),
+    (
+        "slow_first",
+        48,
+        {"seed": 1, "rules": [{"kind": "slow_first_token", "extra_ms": 1200}]},
+        "the same kind of call with an injected slow first token (+1200 ms)",
+    ),
+    (
+        "stall",
+        64,
+        {"seed": 1, "rules": [{"kind": "stall", "after_tokens": 6, "stall_ms": 900}]},
+        "a stream that stalls 900 ms after its sixth token",
+    ),
 ]
 
 
@@ -106,12 +137,12 @@ def cpu_model() -> str:
 def base_meta(args: argparse.Namespace, source_name: str) -> dict:
     return {
         "source": "recorded from the managed-API stand-in (reference_stack/providers/managed), "
-                  "not from OpenAI",
+        "not from OpenAI",
         "command": f"python scripts/record_lab01.py --source {args.source}",
         "token_source": source_name,
         "latency": "modelled: the stand-in adds the OpenAI profile of "
-                   "datasets/providers/latency.csv (network, queueing, TTFT, pace); the "
-                   "timestamps themselves are measured on the client",
+        "datasets/providers/latency.csv (network, queueing, TTFT, pace); the "
+        "timestamps themselves are measured on the client",
         "hardware": f"{cpu_model()}, {os.cpu_count()} cores, no GPU",
         "date": dt.date.today().isoformat(),
         "openai_sdk": openai.__version__,
@@ -130,12 +161,17 @@ def keep(headers) -> dict[str, str]:
 def record_usage(client: OpenAI, meta: dict) -> None:
     def one(i: int) -> dict:
         q = QUESTIONS[i % len(QUESTIONS)]
-        c = client.chat.completions.create(model=MODEL, messages=messages(q), max_tokens=120,
-                                           seed=i)
-        return {"call": i, "model": c.model, "question": q,
-                "prompt_tokens": c.usage.prompt_tokens,
-                "completion_tokens": c.usage.completion_tokens,
-                "total_tokens": c.usage.total_tokens}
+        c = client.chat.completions.create(
+            model=MODEL, messages=messages(q), max_tokens=120, seed=i
+        )
+        return {
+            "call": i,
+            "model": c.model,
+            "question": q,
+            "prompt_tokens": c.usage.prompt_tokens,
+            "completion_tokens": c.usage.completion_tokens,
+            "total_tokens": c.usage.total_tokens,
+        }
 
     with ThreadPoolExecutor(USAGE_CONCURRENCY) as pool:
         rows = sorted(pool.map(one, range(USAGE_CALLS)), key=lambda r: r["call"])
@@ -154,12 +190,21 @@ def attempt(client: OpenAI, t0: float) -> dict:
     t = time.perf_counter() - t0
     try:
         raw = client.chat.completions.with_raw_response.create(
-            model=MODEL, messages=messages(QUESTIONS[0]), max_tokens=32, seed=0)
-        return {"t": round(t, 4), "status": raw.status_code, "headers": keep(raw.headers),
-                "body": raw.parse().model_dump(mode="json")}
+            model=MODEL, messages=messages(QUESTIONS[0]), max_tokens=32, seed=0
+        )
+        return {
+            "t": round(t, 4),
+            "status": raw.status_code,
+            "headers": keep(raw.headers),
+            "body": raw.parse().model_dump(mode="json"),
+        }
     except openai.APIStatusError as e:
-        return {"t": round(t, 4), "status": e.status_code, "headers": keep(e.response.headers),
-                "body": e.response.json()}
+        return {
+            "t": round(t, 4),
+            "status": e.status_code,
+            "headers": keep(e.response.headers),
+            "body": e.response.json(),
+        }
 
 
 def record_call(client: OpenAI) -> list[dict]:
@@ -171,7 +216,7 @@ def record_call(client: OpenAI) -> list[dict]:
         if a["status"] == 200 or a["status"] not in (429, 500, 502, 503):
             break
         retry_after = a["headers"].get("retry-after")
-        time.sleep(float(retry_after) if retry_after else RECORD_BACKOFF_S * 2 ** n)
+        time.sleep(float(retry_after) if retry_after else RECORD_BACKOFF_S * 2**n)
     return answers
 
 
@@ -183,14 +228,21 @@ def record_retries(client: OpenAI, bad_client: OpenAI, admin: httpx.Client, meta
     for name, plan, note in RETRY_SCENARIOS:
         admin.post("/admin/faults", json=plan).raise_for_status()
         answers = record_call(client)
-        write(f"retry_{name}.json", {"meta": {**meta, "scenario": note, "fault_plan": plan},
-                                      "answers": answers})
+        write(
+            f"retry_{name}.json",
+            {"meta": {**meta, "scenario": note, "fault_plan": plan}, "answers": answers},
+        )
         print(f"retry_{name}.json: {[a['status'] for a in answers]}")
     admin.delete("/admin/faults").raise_for_status()
 
     answers = record_call(bad_client)
-    write("retry_bad_key.json", {"meta": {**meta, "scenario": "a wrong API key: 401, which no "
-                                          "retry can fix"}, "answers": answers})
+    write(
+        "retry_bad_key.json",
+        {
+            "meta": {**meta, "scenario": "a wrong API key: 401, which no retry can fix"},
+            "answers": answers,
+        },
+    )
     print(f"retry_bad_key.json: {[a['status'] for a in answers]}")
 
     # The real token bucket: a small TPM budget, drained by a burst, then one recorded call.
@@ -201,9 +253,18 @@ def record_retries(client: OpenAI, bad_client: OpenAI, admin: httpx.Client, meta
             break
     answers = record_call(client)
     admin.delete("/admin/limits").raise_for_status()
-    write("retry_tpm.json", {"meta": {**meta, "scenario": "the stand-in's real token bucket at "
-                                      "600 TPM, drained by a burst just before the call",
-                                      "limits": limits}, "answers": answers})
+    write(
+        "retry_tpm.json",
+        {
+            "meta": {
+                **meta,
+                "scenario": "the stand-in's real token bucket at "
+                "600 TPM, drained by a burst just before the call",
+                "limits": limits,
+            },
+            "answers": answers,
+        },
+    )
     print(f"retry_tpm.json: {[a['status'] for a in answers]}")
 
 
@@ -213,17 +274,33 @@ def record_streams(client: OpenAI, admin: httpx.Client, meta: dict) -> None:
             admin.post("/admin/faults", json=plan).raise_for_status()
         q = QUESTIONS[(i * 5) % len(QUESTIONS)]
         sent_at = time.perf_counter()
-        stream = client.chat.completions.create(model=MODEL, messages=messages(q),
-                                                max_tokens=max_tokens, stream=True, seed=i,
-                                                stream_options={"include_usage": True})
-        chunks = [{"t": time.perf_counter(), "data": c.model_dump(mode="json", exclude_unset=True)}
-                  for c in stream]
+        stream = client.chat.completions.create(
+            model=MODEL,
+            messages=messages(q),
+            max_tokens=max_tokens,
+            stream=True,
+            seed=i,
+            stream_options={"include_usage": True},
+        )
+        chunks = [
+            {"t": time.perf_counter(), "data": c.model_dump(mode="json", exclude_unset=True)}
+            for c in stream
+        ]
         admin.delete("/admin/faults").raise_for_status()
-        write(f"stream_{name}.json", {"meta": {**meta, "scenario": note, "fault_plan": plan,
-                                               "clock": "time.perf_counter (seconds)"},
-                                      "request": {"model": MODEL, "messages": messages(q),
-                                                  "max_tokens": max_tokens},
-                                      "sent_at": sent_at, "chunks": chunks})
+        write(
+            f"stream_{name}.json",
+            {
+                "meta": {
+                    **meta,
+                    "scenario": note,
+                    "fault_plan": plan,
+                    "clock": "time.perf_counter (seconds)",
+                },
+                "request": {"model": MODEL, "messages": messages(q), "max_tokens": max_tokens},
+                "sent_at": sent_at,
+                "chunks": chunks,
+            },
+        )
         print(f"stream_{name}.json: {len(chunks)} chunks")
 
 

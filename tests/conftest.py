@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from servelab.config import Settings, get_settings
+from servelab_base.config import Settings, get_settings
 
 STACK_PROFILE = "cpu"
 #: `servelab up` waits for each service itself (vLLM's budget is 240 s); this only guards
@@ -24,11 +24,17 @@ STACK_PROFILE = "cpu"
 UP_TIMEOUT_S = 600
 
 
-def servelab(*args: str, timeout: float = UP_TIMEOUT_S,
-             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def servelab(
+    *args: str, timeout: float = UP_TIMEOUT_S, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run the `servelab` CLI of this checkout in a subprocess, capturing its output."""
-    return subprocess.run([sys.executable, "-m", "servelab.cli.main", *args],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "servelab.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def _sessions_dir():
@@ -64,8 +70,10 @@ def stack() -> Iterator[Settings]:
         if not lifecycle.is_up(prof, settings):
             result = servelab("up", "--profile", STACK_PROFILE)
             if result.returncode != 0:
-                pytest.fail(f"`servelab up --profile {STACK_PROFILE}` failed "
-                            f"(exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
+                pytest.fail(
+                    f"`servelab up --profile {STACK_PROFILE}` failed "
+                    f"(exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
+                )
             started_by_tests.touch()
         yield settings
     finally:
@@ -87,5 +95,7 @@ def _down_and_check() -> None:
     result = servelab("down", timeout=120)
     _, alive = psutil.wait_procs(procs, timeout=10)
     if result.returncode != 0 or alive:
-        pytest.fail(f"`servelab down` left {[(p.pid, p.name()) for p in alive]} running "
-                    f"(exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
+        pytest.fail(
+            f"`servelab down` left {[(p.pid, p.name()) for p in alive]} running "
+            f"(exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )

@@ -30,8 +30,14 @@ JURISDICTIONS = ["US", "EU", "UK", "on-prem"]
 LEARNER_KEY = "sk-test-learner-0123456789"
 
 
-def upstream(base_url: str, jurisdiction: str = "on-prem", *, kind: str = "openai",
-             retention_days: int = 0, **headers: object) -> dict:
+def upstream(
+    base_url: str,
+    jurisdiction: str = "on-prem",
+    *,
+    kind: str = "openai",
+    retention_days: int = 0,
+    **headers: object,
+) -> dict:
     """An upstream entry; ``headers`` become ``x-scripted-<name>`` faults (``status=503``)."""
     entry = {
         "kind": kind,
@@ -54,10 +60,17 @@ def write_table(path: Path, upstreams: dict[str, dict], models: dict[str, list])
         "jurisdictions": JURISDICTIONS,
         "data_classes": DATA_CLASSES,
         "upstreams": upstreams,
-        "models": {alias: {"chain": [step if step == "cache" else
-                                     (step if isinstance(step, dict) else {"upstream": step})
-                                     for step in chain]}
-                   for alias, chain in models.items()},
+        "models": {
+            alias: {
+                "chain": [
+                    step
+                    if step == "cache"
+                    else (step if isinstance(step, dict) else {"upstream": step})
+                    for step in chain
+                ]
+            }
+            for alias, chain in models.items()
+        },
     }
     path.write_text(yaml.safe_dump(table, sort_keys=False))
     return path
@@ -75,10 +88,18 @@ def write_keys(path: Path, keys: list[dict] | None = None) -> Path:
 
 
 def learner_key(**overrides: object) -> dict:
-    return {"key": LEARNER_KEY, "name": "learner", "owner": "tester", "kind": "learner",
-            "models": ["*"], "data_classes": ["public", "personal-eu", "restricted"],
-            "may_set_data_class": True, "requests_per_minute": 100_000,
-            "tokens_per_minute": 100_000_000, **overrides}
+    return {
+        "key": LEARNER_KEY,
+        "name": "learner",
+        "owner": "tester",
+        "kind": "learner",
+        "models": ["*"],
+        "data_classes": ["public", "personal-eu", "restricted"],
+        "may_set_data_class": True,
+        "requests_per_minute": 100_000,
+        "tokens_per_minute": 100_000_000,
+        **overrides,
+    }
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -102,8 +123,9 @@ class StandinProcess:
         self.ports: dict[str, int] = {}
 
     def __enter__(self) -> StandinProcess:
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(
+            self.cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
         line = self.proc.stdout.readline()
         try:
             self.ports = json.loads(line)["ports"]

@@ -18,13 +18,15 @@ import json
 import shutil
 from pathlib import Path
 
-from servelab.paths import CACHE
+from servelab_base.paths import CACHE
 
 PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
 DUMMY_DIR = CACHE / "dummy"
 #: a chat template for the synthetic tokenizer: the message contents, separated by spaces
-CHAT_TEMPLATE = ("{% for message in messages %}{{ message['content'] }} {% endfor %}"
-                 "{% if add_generation_prompt %}<t1>{% endif %}")
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ message['content'] }} {% endfor %}"
+    "{% if add_generation_prompt %}<t1>{% endif %}"
+)
 
 
 def synthetic_tokenizer(vocab_size: int, bos_id: int, eos_id: int):
@@ -43,11 +45,14 @@ def checkpoint_dir(dummy_config: str) -> Path:
     source = PROFILES_DIR / dummy_config
     config_path = source / "config.json"
     if not config_path.exists():
-        raise FileNotFoundError(f"no {config_path}: dummy_config must name a folder of "
-                                f"reference_stack/profiles/ holding a config.json")
+        raise FileNotFoundError(
+            f"no {config_path}: dummy_config must name a folder of "
+            f"reference_stack/profiles/ holding a config.json"
+        )
     target = DUMMY_DIR / source.name
     if (target / "tokenizer.json").exists() and (
-            (target / "config.json").read_text() == config_path.read_text()):
+        (target / "config.json").read_text() == config_path.read_text()
+    ):
         return target
     config = json.loads(config_path.read_text())
     target.mkdir(parents=True, exist_ok=True)
@@ -56,16 +61,25 @@ def checkpoint_dir(dummy_config: str) -> Path:
     eos = config["eos_token_id"]
     eos = eos[0] if isinstance(eos, list) else eos
     tokenizer, bos_token, eos_token = synthetic_tokenizer(
-        config["vocab_size"], config["bos_token_id"], eos)
+        config["vocab_size"], config["bos_token_id"], eos
+    )
     tokenizer.save(str(target / "tokenizer.json"))
-    (target / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        "bos_token": bos_token, "eos_token": eos_token, "unk_token": "<unk>",
-        "model_max_length": config.get("max_position_embeddings", 8192),
-        "chat_template": CHAT_TEMPLATE,
-    }, indent=2))
+    (target / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "PreTrainedTokenizerFast",
+                "bos_token": bos_token,
+                "eos_token": eos_token,
+                "unk_token": "<unk>",
+                "model_max_length": config.get("max_position_embeddings", 8192),
+                "chat_template": CHAT_TEMPLATE,
+            },
+            indent=2,
+        )
+    )
     (target / "README.md").write_text(
         f"Random-weights stand-in for {source.name}: config.json is the real one, the tokenizer "
         "is synthetic (see reference_stack/engines/dummy_model.py). Serve with "
-        "`--load-format dummy`; for timing only.\n")
+        "`--load-format dummy`; for timing only.\n"
+    )
     return target

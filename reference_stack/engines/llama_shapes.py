@@ -36,9 +36,12 @@ class LlamaShapes:
         quant = config.get("quantization_config") or {}
         heads = config["num_attention_heads"]
         return cls(
-            vocab=config["vocab_size"], hidden=config["hidden_size"],
-            intermediate=config["intermediate_size"], layers=config["num_hidden_layers"],
-            heads=heads, kv_heads=config.get("num_key_value_heads", heads),
+            vocab=config["vocab_size"],
+            hidden=config["hidden_size"],
+            intermediate=config["intermediate_size"],
+            layers=config["num_hidden_layers"],
+            heads=heads,
+            kv_heads=config.get("num_key_value_heads", heads),
             head_dim=config.get("head_dim") or config["hidden_size"] // heads,
             tied=bool(config.get("tie_word_embeddings", False)),
             dtype_bytes=DTYPE_BYTES[config.get("torch_dtype") or config.get("dtype", "bfloat16")],

@@ -26,7 +26,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from servelab.paths import CACHE
+from servelab_base.paths import CACHE
 
 #: The sdist that vendors llama.cpp. Same pin as the `edge` extra in pyproject.toml.
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
@@ -142,12 +142,25 @@ def download_sdist(say=print) -> Path:
         return target
     DOWNLOADS.mkdir(parents=True, exist_ok=True)
     say(f"downloading the llama-cpp-python {LLAMA_CPP_PYTHON_VERSION} sdist from PyPI (77 MB)")
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-           "--progress-bar", "on", f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}",
-           "-d", str(DOWNLOADS)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        "--progress-bar",
+        "on",
+        f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}",
+        "-d",
+        str(DOWNLOADS),
+    ]
     if subprocess.run(cmd).returncode != 0 or not target.exists():
-        raise BuildError("could not download the llama-cpp-python sdist from PyPI: check that "
-                         "pip can reach PyPI (proxy, PIP_INDEX_URL), then run `servelab prepare`")
+        raise BuildError(
+            "could not download the llama-cpp-python sdist from PyPI: check that "
+            "pip can reach PyPI (proxy, PIP_INDEX_URL), then run `servelab prepare`"
+        )
     return target
 
 
@@ -185,15 +198,21 @@ def build(force: bool = False, say=print) -> Path:
             out.write("$ " + " ".join(step) + "\n")
             out.flush()
             if _run_with_progress(step, out, say) != 0:
-                raise BuildError(f"llama.cpp build failed at `{' '.join(step[:3])} ...`; "
-                                 f"the full output is in {log}")
+                raise BuildError(
+                    f"llama.cpp build failed at `{' '.join(step[:3])} ...`; "
+                    f"the full output is in {log}"
+                )
     built = build_dir / "bin" / "llama-server"
     if not built.exists():
         raise BuildError(f"the build finished but {built} is missing; see {log}")
     LLAMA_SERVER.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(built, LLAMA_SERVER)
-    STAMP.write_text(json.dumps({"key": build_plan.key, "version": build_plan.version,
-                                 "options": build_plan.options}, indent=2))
+    STAMP.write_text(
+        json.dumps(
+            {"key": build_plan.key, "version": build_plan.version, "options": build_plan.options},
+            indent=2,
+        )
+    )
     say(f"llama-server built: {LLAMA_SERVER}")
     return LLAMA_SERVER
 

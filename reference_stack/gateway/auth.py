@@ -64,12 +64,18 @@ class ApiKey(BaseModel):
         if requested is None:
             return self.data_classes[0]
         if not self.may_set_data_class:
-            raise Forbidden(f"key '{self.name}' may not set the data class of a request",
-                            code="data_class_not_allowed", param="x-servelab-data-class")
+            raise Forbidden(
+                f"key '{self.name}' may not set the data class of a request",
+                code="data_class_not_allowed",
+                param="x-servelab-data-class",
+            )
         if requested not in self.data_classes:
-            raise Forbidden(f"key '{self.name}' is not scoped to data class '{requested}' "
-                            f"(allowed: {', '.join(self.data_classes)})",
-                            code="data_class_not_allowed", param="x-servelab-data-class")
+            raise Forbidden(
+                f"key '{self.name}' is not scoped to data class '{requested}' "
+                f"(allowed: {', '.join(self.data_classes)})",
+                code="data_class_not_allowed",
+                param="x-servelab-data-class",
+            )
         return requested
 
 
@@ -111,11 +117,14 @@ class KeyStore:
                 raise ValueError(
                     f"key file {path}: key '{key.name}' is a documented local-only placeholder; "
                     f"it is accepted only with SERVELAB_GATEWAY_MODE=local. Make real keys with "
-                    f"`python -m reference_stack.gateway new-key`.")
+                    f"`python -m reference_stack.gateway new-key`."
+                )
             unknown = set(key.data_classes) - data_classes
             if unknown:
-                raise ValueError(f"key file {path}: key '{key.name}' names data classes "
-                                 f"{sorted(unknown)} the routing table does not define")
+                raise ValueError(
+                    f"key file {path}: key '{key.name}' names data classes "
+                    f"{sorted(unknown)} the routing table does not define"
+                )
         return cls(parsed.keys)
 
     def authenticate(self, authorization: str | None) -> ApiKey:

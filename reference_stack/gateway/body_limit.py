@@ -54,6 +54,7 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
-        error = PayloadTooLarge(f"Request body of {size} bytes exceeds the gateway's limit of "
-                                f"{self.max_bytes} bytes.")
+        error = PayloadTooLarge(
+            f"Request body of {size} bytes exceeds the gateway's limit of {self.max_bytes} bytes."
+        )
         await error.response(headers={"connection": "close"})(scope, receive, send)

@@ -56,12 +56,23 @@ class ResponseCache:
 
 def completion_body(answer: CachedAnswer) -> bytes:
     """A cached answer as a non-streamed ``chat.completion``."""
-    return json.dumps({
-        "id": f"chatcmpl-cache-{uuid.uuid4().hex[:16]}", "object": "chat.completion",
-        "created": int(time.time()), "model": answer.model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.content},
-                     "logprobs": None, "finish_reason": answer.finish_reason}],
-        "usage": answer.usage}).encode()
+    return json.dumps(
+        {
+            "id": f"chatcmpl-cache-{uuid.uuid4().hex[:16]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": answer.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer.content},
+                    "logprobs": None,
+                    "finish_reason": answer.finish_reason,
+                }
+            ],
+            "usage": answer.usage,
+        }
+    ).encode()
 
 
 def stream_body(answer: CachedAnswer, include_usage: bool) -> bytes:
@@ -69,12 +80,25 @@ def stream_body(answer: CachedAnswer, include_usage: bool) -> bytes:
     rid, created = f"chatcmpl-cache-{uuid.uuid4().hex[:16]}", int(time.time())
 
     def event(choices: list, **extra: object) -> bytes:
-        obj = {"id": rid, "object": "chat.completion.chunk", "created": created,
-               "model": answer.model, "choices": choices, **extra}
+        obj = {
+            "id": rid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": answer.model,
+            "choices": choices,
+            **extra,
+        }
         return b"data: " + json.dumps(obj).encode() + b"\n\n"
 
-    out = event([{"index": 0, "delta": {"role": "assistant", "content": answer.content},
-                  "finish_reason": None}])
+    out = event(
+        [
+            {
+                "index": 0,
+                "delta": {"role": "assistant", "content": answer.content},
+                "finish_reason": None,
+            }
+        ]
+    )
     out += event([{"index": 0, "delta": {}, "finish_reason": answer.finish_reason}])
     if include_usage and answer.usage:
         out += event([], usage=answer.usage)

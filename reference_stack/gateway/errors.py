@@ -25,8 +25,15 @@ class GatewayError(Exception):
     type = "server_error"
     code: str | None = None
 
-    def __init__(self, message: str, *, code: str | None = None, param: str | None = None,
-                 headers: dict[str, str] | None = None, extra: dict | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code or self.code
@@ -35,8 +42,13 @@ class GatewayError(Exception):
         self.extra = extra or {}  # more fields for the error object (e.g. the residency policy)
 
     def body(self) -> dict:
-        error = {"message": self.message, "type": self.type, "param": self.param,
-                 "code": self.code, **self.extra}
+        error = {
+            "message": self.message,
+            "type": self.type,
+            "param": self.param,
+            "code": self.code,
+            **self.extra,
+        }
         return {"error": error}
 
     def response(self, headers: dict[str, str] | None = None) -> Response:
@@ -92,8 +104,12 @@ class UpstreamTimeout(UpstreamFailed):
 
 
 def error_response(status: int, body: dict, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body).encode(), status_code=status, headers=headers,
-                    media_type="application/json")
+    return Response(
+        json.dumps(body).encode(),
+        status_code=status,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 def upstream_client_error(status: int, body: bytes | None, message: str) -> Response:
@@ -108,8 +124,14 @@ def upstream_client_error(status: int, body: bytes | None, message: str) -> Resp
         error["message"] = str(error.get("message") or message)
     except ValueError:
         text = (body or b"").decode("utf-8", "replace")[:500]
-        parsed = {"error": {"message": f"{message}: {text}".strip(": "),
-                            "type": "invalid_request_error", "param": None, "code": status}}
+        parsed = {
+            "error": {
+                "message": f"{message}: {text}".strip(": "),
+                "type": "invalid_request_error",
+                "param": None,
+                "code": status,
+            }
+        }
     return error_response(status, parsed)
 
 

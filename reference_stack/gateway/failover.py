@@ -59,8 +59,11 @@ RULES: dict[Reason, Rule] = {
     Reason.BROKEN_STREAM: Rule(True, True, "stream ended or garbled before its first chunk"),
     Reason.TOO_MANY_REQUESTS: Rule(True, True, "upstream overloaded or over its rate limit"),
     Reason.SERVER_ERROR: Rule(True, True, "upstream error (500, 502, 503, 504 ...)"),
-    Reason.UPSTREAM_AUTH: Rule(True, True, "the gateway's credential for this upstream failed; "
-                                           "the client's request is fine"),
+    Reason.UPSTREAM_AUTH: Rule(
+        True,
+        True,
+        "the gateway's credential for this upstream failed; the client's request is fine",
+    ),
     Reason.REQUEST_TIMEOUT: Rule(True, True, "upstream timed out reading the request"),
     Reason.CLIENT_ERROR: Rule(False, False, "the request is invalid; every upstream would say so"),
     Reason.FORCED: Rule(True, False, "forced for teaching/testing; not the upstream's fault"),
@@ -104,8 +107,15 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
 class AttemptFailed(Exception):
     """One attempt at one upstream failed, classified by the failover table."""
 
-    def __init__(self, reason: Reason, message: str, *, status: int | None = None,
-                 retry_after: float | None = None, body: bytes | None = None) -> None:
+    def __init__(
+        self,
+        reason: Reason,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        body: bytes | None = None,
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
@@ -129,9 +139,13 @@ class Attempt:
     seconds: float = 0.0
 
     def as_record(self) -> dict:
-        return {"upstream": self.upstream, "jurisdiction": self.jurisdiction,
-                "outcome": self.outcome, "detail": self.detail,
-                "ms": round(self.seconds * 1000, 2)}
+        return {
+            "upstream": self.upstream,
+            "jurisdiction": self.jurisdiction,
+            "outcome": self.outcome,
+            "detail": self.detail,
+            "ms": round(self.seconds * 1000, 2),
+        }
 
 
 T = TypeVar("T")
@@ -156,16 +170,23 @@ class Outcome(Generic[T]):
 
 def backoff(round_no: int, base: float, cap: float, rng: random.Random) -> float:
     """Full-jitter exponential backoff: uniform(0, min(cap, base * 2^round))."""
-    return rng.uniform(0, min(cap, base * 2 ** round_no))
+    return rng.uniform(0, min(cap, base * 2**round_no))
 
 
 class FailoverLoop:
     """The one retry loop. ``attempt(candidate, forced)`` returns a result or raises
     AttemptFailed; everything about upstreams being unwell is decided here."""
 
-    def __init__(self, breakers: dict[str, Breaker], *, max_attempts: int, backoff_base_s: float,
-                 backoff_max_s: float, max_retry_after_wait_s: float,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        breakers: dict[str, Breaker],
+        *,
+        max_attempts: int,
+        backoff_base_s: float,
+        backoff_max_s: float,
+        max_retry_after_wait_s: float,
+        rng: random.Random | None = None,
+    ) -> None:
         self.breakers = breakers
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
@@ -173,11 +194,13 @@ class FailoverLoop:
         self.max_retry_after_wait_s = max_retry_after_wait_s
         self.rng = rng or random.Random()
 
-    async def run(self, plan: list[Candidate],
-                  attempt: Callable[[Candidate, bool], Awaitable[T]],
-                  force_first: bool = False,
-                  on_failure: Callable[[Candidate, AttemptFailed], None] | None = None,
-                  ) -> Outcome[T]:
+    async def run(
+        self,
+        plan: list[Candidate],
+        attempt: Callable[[Candidate, bool], Awaitable[T]],
+        force_first: bool = False,
+        on_failure: Callable[[Candidate, AttemptFailed], None] | None = None,
+    ) -> Outcome[T]:
         outcome: Outcome[T] = Outcome(None, None)
         skipped: set[str] = set()
         round_no = 0
@@ -189,10 +212,14 @@ class FailoverLoop:
                 if not breaker.allow():
                     if candidate.name not in skipped:  # record each skip once
                         skipped.add(candidate.name)
-                        outcome.attempts.append(Attempt(
-                            candidate.name, candidate.upstream.jurisdiction,
-                            "skipped_breaker_open",
-                            f"breaker open for {breaker.retry_in():.1f} s more"))
+                        outcome.attempts.append(
+                            Attempt(
+                                candidate.name,
+                                candidate.upstream.jurisdiction,
+                                "skipped_breaker_open",
+                                f"breaker open for {breaker.retry_in():.1f} s more",
+                            )
+                        )
                     continue
                 forced = force_first and outcome.tried == 0
                 started = time.perf_counter()
@@ -200,14 +227,22 @@ class FailoverLoop:
                     result = await attempt(candidate, forced)
                 except AttemptFailed as failure:
                     elapsed = time.perf_counter() - started
-                    outcome.attempts.append(Attempt(
-                        candidate.name, candidate.upstream.jurisdiction, failure.reason.value,
-                        failure.message, elapsed))
+                    outcome.attempts.append(
+                        Attempt(
+                            candidate.name,
+                            candidate.upstream.jurisdiction,
+                            failure.reason.value,
+                            failure.message,
+                            elapsed,
+                        )
+                    )
                     if failure.rule.trips_breaker:
-                        breaker.record_failure(failure.retry_after
-                                               if failure.reason is Reason.TOO_MANY_REQUESTS
-                                               or failure.reason is Reason.SERVER_ERROR
-                                               else None)
+                        breaker.record_failure(
+                            failure.retry_after
+                            if failure.reason is Reason.TOO_MANY_REQUESTS
+                            or failure.reason is Reason.SERVER_ERROR
+                            else None
+                        )
                     else:
                         breaker.release_probe()
                     if on_failure:
@@ -219,19 +254,30 @@ class FailoverLoop:
                 except BaseException:
                     breaker.release_probe()  # cancelled (client gone): no verdict on upstream
                     raise
-                outcome.attempts.append(Attempt(candidate.name, candidate.upstream.jurisdiction,
-                                                "ok", "", time.perf_counter() - started))
+                outcome.attempts.append(
+                    Attempt(
+                        candidate.name,
+                        candidate.upstream.jurisdiction,
+                        "ok",
+                        "",
+                        time.perf_counter() - started,
+                    )
+                )
                 outcome.result, outcome.candidate = result, candidate
                 return outcome
             # A full round without success: wait, then go round again if that is worth it.
             waits = [self.breakers[c.name].retry_in() for c in plan]
             soonest = min(waits) if waits else 0.0
-            if (outcome.tried >= self.max_attempts or round_no + 1 >= self.max_attempts
-                    or soonest > self.max_retry_after_wait_s):
+            if (
+                outcome.tried >= self.max_attempts
+                or round_no + 1 >= self.max_attempts
+                or soonest > self.max_retry_after_wait_s
+            ):
                 outcome.retry_in = soonest
                 return outcome
-            delay = max(soonest, backoff(round_no, self.backoff_base_s, self.backoff_max_s,
-                                         self.rng))
+            delay = max(
+                soonest, backoff(round_no, self.backoff_base_s, self.backoff_max_s, self.rng)
+            )
             round_no += 1
             skipped.clear()
             await asyncio.sleep(delay)

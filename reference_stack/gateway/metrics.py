@@ -26,32 +26,63 @@ class GatewayMetrics:
     def __init__(self) -> None:
         self.registry = r = CollectorRegistry()
         p = "servelab_gateway_"
-        self.requests = Counter(p + "requests_total", "Requests answered, by outcome",
-                                ["model", "outcome"], registry=r)
-        self.attempts = Counter(p + "upstream_attempts_total",
-                                "Attempts at upstreams, by outcome", ["upstream", "outcome"],
-                                registry=r)
-        self.ttft = Histogram(p + "upstream_ttft_seconds",
-                              "Request sent to upstream -> its first event", ["upstream"],
-                              buckets=TTFT_BUCKETS, registry=r)
-        self.itl = Histogram(p + "upstream_inter_token_seconds",
-                             "Gap between consecutive upstream events (per chunk)", ["upstream"],
-                             buckets=ITL_BUCKETS, registry=r)
-        self.failovers = Counter(p + "failovers_total",
-                                 "Attempts that failed over to the next candidate",
-                                 ["model", "from_upstream", "reason"], registry=r)
-        self.residency_denials = Counter(p + "residency_denials_total",
-                                         "Requests refused by residency policy",
-                                         ["model", "data_class", "why"], registry=r)
-        self.rate_limited = Counter(p + "rate_limited_total", "Requests refused with 429",
-                                    ["limit"], registry=r)
-        self.breaker_state = Gauge(p + "breaker_state",
-                                   "Breaker per upstream: 0 closed, 1 half-open, 2 open",
-                                   ["upstream"], registry=r)
-        self.stage = Histogram(p + "stage_seconds", "Time spent per gateway stage", ["stage"],
-                               buckets=STAGE_BUCKETS, registry=r)
-        self.tokens = Counter(p + "tokens_total", "Tokens reported by upstreams' usage",
-                              ["upstream", "kind"], registry=r)
+        self.requests = Counter(
+            p + "requests_total", "Requests answered, by outcome", ["model", "outcome"], registry=r
+        )
+        self.attempts = Counter(
+            p + "upstream_attempts_total",
+            "Attempts at upstreams, by outcome",
+            ["upstream", "outcome"],
+            registry=r,
+        )
+        self.ttft = Histogram(
+            p + "upstream_ttft_seconds",
+            "Request sent to upstream -> its first event",
+            ["upstream"],
+            buckets=TTFT_BUCKETS,
+            registry=r,
+        )
+        self.itl = Histogram(
+            p + "upstream_inter_token_seconds",
+            "Gap between consecutive upstream events (per chunk)",
+            ["upstream"],
+            buckets=ITL_BUCKETS,
+            registry=r,
+        )
+        self.failovers = Counter(
+            p + "failovers_total",
+            "Attempts that failed over to the next candidate",
+            ["model", "from_upstream", "reason"],
+            registry=r,
+        )
+        self.residency_denials = Counter(
+            p + "residency_denials_total",
+            "Requests refused by residency policy",
+            ["model", "data_class", "why"],
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            p + "rate_limited_total", "Requests refused with 429", ["limit"], registry=r
+        )
+        self.breaker_state = Gauge(
+            p + "breaker_state",
+            "Breaker per upstream: 0 closed, 1 half-open, 2 open",
+            ["upstream"],
+            registry=r,
+        )
+        self.stage = Histogram(
+            p + "stage_seconds",
+            "Time spent per gateway stage",
+            ["stage"],
+            buckets=STAGE_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter(
+            p + "tokens_total",
+            "Tokens reported by upstreams' usage",
+            ["upstream", "kind"],
+            registry=r,
+        )
 
     def set_breaker(self, upstream: str, state: State) -> None:
         self.breaker_state.labels(upstream).set(STATE_VALUE[state])

@@ -1,7 +1,7 @@
 """Start the gateway as a real child process (tests, benchmarks, labs).
 
-    with GatewayProcess(routing="my-routing.yaml", env={"MY_KEY": "..."}) as gw:
-        client = openai.OpenAI(base_url=gw.base_url + "/v1", api_key=LOCAL_LEARNER_KEY)
+with GatewayProcess(routing="my-routing.yaml", env={"MY_KEY": "..."}) as gw:
+    client = openai.OpenAI(base_url=gw.base_url + "/v1", api_key=LOCAL_LEARNER_KEY)
 """
 
 from __future__ import annotations
@@ -27,9 +27,15 @@ class GatewayProcess:
 
     ``settings`` become ``SERVELAB_GATEWAY_<NAME>`` variables (``max_attempts=2``)."""
 
-    def __init__(self, routing: str | Path | None = None, keys: str | Path | None = None,
-                 audit: str | Path | None = None, env: dict[str, str] | None = None,
-                 cpu: int | None = None, **settings: object) -> None:
+    def __init__(
+        self,
+        routing: str | Path | None = None,
+        keys: str | Path | None = None,
+        audit: str | Path | None = None,
+        env: dict[str, str] | None = None,
+        cpu: int | None = None,
+        **settings: object,
+    ) -> None:
         self.args = ["--host", "127.0.0.1", "--port", "0"]
         for flag, value in (("--routing", routing), ("--keys", keys), ("--audit", audit)):
             if value is not None:
@@ -50,9 +56,13 @@ class GatewayProcess:
     def start(self) -> GatewayProcess:
         # the log goes to a file: a pipe nobody reads would fill and block the gateway
         self.log = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen([sys.executable, "-m", "reference_stack.gateway",
-                                      *self.args], stdout=subprocess.PIPE,
-                                     stderr=self.log, text=True, env=self.env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "reference_stack.gateway", *self.args],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+            env=self.env,
+        )
         if self.cpu is not None and hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(self.proc.pid, {self.cpu})
         line = self.proc.stdout.readline()

@@ -60,10 +60,19 @@ class StreamOptions(_Strict):
 class ChatCompletionRequest(_Strict):
     """``POST /v1/chat/completions``; the fields the gateway checks or acts on."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "model": "smollm2-135m-instruct", "stream": True,
-        "stream_options": {"include_usage": True}, "max_tokens": 64,
-        "messages": [{"role": "user", "content": "What does a gateway add?"}]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": "smollm2-135m-instruct",
+                    "stream": True,
+                    "stream_options": {"include_usage": True},
+                    "max_tokens": 64,
+                    "messages": [{"role": "user", "content": "What does a gateway add?"}],
+                }
+            ]
+        }
+    )
 
     model: Annotated[str, Field(min_length=1, max_length=256)]
     messages: Annotated[list[ChatMessage], Field(min_length=1)]
@@ -71,7 +80,8 @@ class ChatCompletionRequest(_Strict):
     stream_options: StreamOptions | None = None
     max_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_CEILING), _INTEGRAL] | None = None
     max_completion_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_CEILING), _INTEGRAL] | None = (
-        None)
+        None
+    )
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
     top_p: Annotated[float, Field(ge=0, le=1)] | None = None
     n: Annotated[int, Field(ge=1, le=MAX_CHOICES), _INTEGRAL] | None = None
@@ -150,8 +160,9 @@ class Health(BaseModel):
     upstreams: dict[str, str]
 
 
-def parse_chat_request(data: bytes, content_type: str | None
-                       ) -> tuple[ChatCompletionRequest, dict[str, Any]]:
+def parse_chat_request(
+    data: bytes, content_type: str | None
+) -> tuple[ChatCompletionRequest, dict[str, Any]]:
     """The validated request and the raw JSON object (forwarded with unknown fields intact).
 
     Parsed here rather than by FastAPI's body parameter: one ``json.loads`` and one validation,

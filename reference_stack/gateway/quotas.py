@@ -75,7 +75,8 @@ class Quotas:
                 f"Rate limit reached for key '{key.name}': {allowance} {limit} per minute. "
                 f"Try again in {retry_after} s.",
                 code=f"{limit}_per_minute_exceeded",
-                headers={"retry-after": str(retry_after)})
+                headers={"retry-after": str(retry_after)},
+            )
         requests.take(1, now)
 
     def charge_tokens(self, key: ApiKey, total_tokens: int) -> None:

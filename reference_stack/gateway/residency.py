@@ -29,9 +29,14 @@ class Screened:
 
     def as_record(self) -> dict:
         upstream = self.candidate.upstream
-        return {"upstream": upstream.name, "model": self.candidate.model,
-                "jurisdiction": upstream.jurisdiction, "region": upstream.region,
-                "allowed": self.allowed, "reason": self.reason}
+        return {
+            "upstream": upstream.name,
+            "model": self.candidate.model,
+            "jurisdiction": upstream.jurisdiction,
+            "region": upstream.region,
+            "allowed": self.allowed,
+            "reason": self.reason,
+        }
 
 
 class ResidencyPolicy:
@@ -51,14 +56,26 @@ class ResidencyPolicy:
             if policy is None:
                 verdicts.append(Screened(candidate, False, f"unknown data class '{data_class}'"))
             elif upstream.jurisdiction not in policy.jurisdictions:
-                verdicts.append(Screened(
-                    candidate, False, f"jurisdiction {upstream.jurisdiction} not allowed for "
-                    f"{data_class} (allowed: {', '.join(policy.jurisdictions)})"))
-            elif (policy.max_retention_days is not None
-                  and upstream.retention.days > policy.max_retention_days):
-                verdicts.append(Screened(
-                    candidate, False, f"retains data {upstream.retention.days} days, "
-                    f"{data_class} allows at most {policy.max_retention_days}"))
+                verdicts.append(
+                    Screened(
+                        candidate,
+                        False,
+                        f"jurisdiction {upstream.jurisdiction} not allowed for "
+                        f"{data_class} (allowed: {', '.join(policy.jurisdictions)})",
+                    )
+                )
+            elif (
+                policy.max_retention_days is not None
+                and upstream.retention.days > policy.max_retention_days
+            ):
+                verdicts.append(
+                    Screened(
+                        candidate,
+                        False,
+                        f"retains data {upstream.retention.days} days, "
+                        f"{data_class} allows at most {policy.max_retention_days}",
+                    )
+                )
             else:
                 verdicts.append(Screened(candidate, True, "compliant"))
         return verdicts
@@ -66,9 +83,11 @@ class ResidencyPolicy:
     def policy_summary(self, data_class: str) -> dict:
         """What a refusal tells the caller about the policy that refused it."""
         policy = self.table.data_classes.get(data_class)
-        return {"data_class": data_class,
-                "allowed_jurisdictions": list(policy.jurisdictions) if policy else [],
-                "max_retention_days": policy.max_retention_days if policy else None}
+        return {
+            "data_class": data_class,
+            "allowed_jurisdictions": list(policy.jurisdictions) if policy else [],
+            "max_retention_days": policy.max_retention_days if policy else None,
+        }
 
     def compliant(self, data_class: str, alias: str, screened: list[Screened]) -> list[Candidate]:
         """The compliant candidates in order, or ResidencyDenied when there are none."""
@@ -79,6 +98,9 @@ class ResidencyPolicy:
                 f"'{data_class}' (allowed jurisdictions: "
                 f"{', '.join(self.jurisdictions(data_class)) or 'none'}). "
                 f"The request was not sent anywhere.",
-                extra={"policy": self.policy_summary(data_class),
-                       "candidates": [s.as_record() for s in screened]})
+                extra={
+                    "policy": self.policy_summary(data_class),
+                    "candidates": [s.as_record() for s in screened],
+                },
+            )
         return allowed

@@ -19,23 +19,29 @@ router = APIRouter()
 bearer = HTTPBearer(auto_error=False, description="A servelab gateway key (keys.yaml).")
 BearerKey = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
-_ERRORS = {status: {"model": ErrorResponse, "description": why} for status, why in {
-    400: "Invalid request (malformed JSON, wrong types, absurd max_tokens)",
-    401: "Missing or wrong API key",
-    403: "Key not allowed this model or data class, or residency policy forbids every upstream",
-    404: "Unknown model",
-    413: "Request body too large",
-    429: "Rate limit of the key reached (see Retry-After)",
-    502: "Every compliant upstream failed",
-    503: "No compliant upstream is healthy (see Retry-After)",
-    504: "Every compliant upstream timed out",
-}.items()}
+_ERRORS = {
+    status: {"model": ErrorResponse, "description": why}
+    for status, why in {
+        400: "Invalid request (malformed JSON, wrong types, absurd max_tokens)",
+        401: "Missing or wrong API key",
+        403: "Key not allowed this model or data class, or residency policy forbids every upstream",
+        404: "Unknown model",
+        413: "Request body too large",
+        429: "Rate limit of the key reached (see Retry-After)",
+        502: "Every compliant upstream failed",
+        503: "No compliant upstream is healthy (see Retry-After)",
+        504: "Every compliant upstream timed out",
+    }.items()
+}
 
 
 #: One server-sent event of a streamed answer (OpenAPI 3.1: the schema of each event): its
 #: ``data`` is a chat.completion.chunk as JSON, an error object, or ``[DONE]``.
-SSE_EVENT = {"type": "object", "required": ["data"],
-             "properties": {"data": {"type": "string"}, "event": {"type": "string"}}}
+SSE_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"data": {"type": "string"}, "event": {"type": "string"}},
+}
 
 
 def service(request: Request) -> ChatService:
@@ -46,22 +52,39 @@ def service(request: Request) -> ChatService:
     "/v1/chat/completions",
     summary="Create a chat completion (OpenAI-compatible; SSE when stream is true)",
     response_model=None,
-    responses={200: {"model": ChatCompletion, "description": "The completion; with "
-                     "stream=true a text/event-stream of chat.completion.chunk events",
-                     "content": {"text/event-stream": {"schema": SSE_EVENT}}},
-               **_ERRORS},
+    responses={
+        200: {
+            "model": ChatCompletion,
+            "description": "The completion; with "
+            "stream=true a text/event-stream of chat.completion.chunk events",
+            "content": {"text/event-stream": {"schema": SSE_EVENT}},
+        },
+        **_ERRORS,
+    },
     # the body is parsed by protocol.parse_chat_request (the hot path); documented here
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/ChatCompletionRequest"}}}},
-        "security": [{"HTTPBearer": []}]},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/ChatCompletionRequest"}
+                }
+            },
+        },
+        "security": [{"HTTPBearer": []}],
+    },
 )
 async def chat_completions(request: Request) -> Response:
     body, raw = parse_chat_request(await request.body(), request.headers.get("content-type"))
     return await service(request).chat(body, raw, request.headers, request.receive)
 
 
-@router.get("/v1/models", response_model=ModelList,
-            responses={401: _ERRORS[401]}, summary="Model aliases this key may use")
+@router.get(
+    "/v1/models",
+    response_model=ModelList,
+    responses={401: _ERRORS[401]},
+    summary="Model aliases this key may use",
+)
 async def list_models(request: Request, _: BearerKey) -> ModelList:
     aliases = service(request).models_for(request.headers.get("authorization"))
     return ModelList(data=[Model(id=alias) for alias in aliases])
@@ -72,8 +95,12 @@ async def health(request: Request) -> Health:
     return Health(status="ok", upstreams=service(request).breaker_states())
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
-            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(request: Request) -> Response:
     service(request).refresh_breaker_gauges()  # open -> half-open happens with time alone
     registry = request.app.state.metrics.registry

@@ -91,8 +91,10 @@ class Upstream(_Model):
             raise ValueError("an azure upstream needs api_version")
         secret = {"authorization", "api-key", "x-api-key"} & {h.lower() for h in self.headers}
         if secret:
-            raise ValueError(f"headers must not carry credentials ({sorted(secret)}): "
-                             f"name the variable holding the key in api_key_env")
+            raise ValueError(
+                f"headers must not carry credentials ({sorted(secret)}): "
+                f"name the variable holding the key in api_key_env"
+            )
         return self
 
     @property
@@ -148,8 +150,10 @@ class RoutingTable(_Model):
         known = set(self.jurisdictions)
         for name, upstream in self.upstreams.items():
             if upstream.jurisdiction not in known:
-                raise ValueError(f"upstream '{name}': jurisdiction '{upstream.jurisdiction}' "
-                                 f"is not in jurisdictions {sorted(known)}")
+                raise ValueError(
+                    f"upstream '{name}': jurisdiction '{upstream.jurisdiction}' "
+                    f"is not in jurisdictions {sorted(known)}"
+                )
         for name, data_class in self.data_classes.items():
             unknown = set(data_class.jurisdictions) - known
             if unknown:
@@ -157,8 +161,10 @@ class RoutingTable(_Model):
         for alias, model in self.models.items():
             for step in model.steps:
                 if step.upstream not in self.upstreams:
-                    raise ValueError(f"model '{alias}': chain names unknown upstream "
-                                     f"'{step.upstream}' (known: {sorted(self.upstreams)})")
+                    raise ValueError(
+                        f"model '{alias}': chain names unknown upstream "
+                        f"'{step.upstream}' (known: {sorted(self.upstreams)})"
+                    )
         return self
 
     @classmethod
@@ -220,5 +226,6 @@ class Router:
         (Efraimidis-Spirakis: sort by u^(1/weight), so heavier steps tend to come first)."""
         if len(candidates) < 2:
             return candidates
-        return sorted(candidates, key=lambda c: (c.priority,
-                                                 -(self._rng.random() ** (1.0 / c.weight))))
+        return sorted(
+            candidates, key=lambda c: (c.priority, -(self._rng.random() ** (1.0 / c.weight)))
+        )

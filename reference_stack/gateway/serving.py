@@ -57,8 +57,11 @@ DATA_CLASS_HEADER = "x-servelab-data-class"
 FORCE_FAILOVER_HEADER = "x-servelab-force-failover"
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_TIMEOUTS = {Reason.CONNECT_TIMEOUT.value, Reason.FIRST_TOKEN_TIMEOUT.value,
-             Reason.TOTAL_TIMEOUT.value}
+_TIMEOUTS = {
+    Reason.CONNECT_TIMEOUT.value,
+    Reason.FIRST_TOKEN_TIMEOUT.value,
+    Reason.TOTAL_TIMEOUT.value,
+}
 
 T = TypeVar("T")
 
@@ -71,8 +74,15 @@ async def _wait_for_disconnect(receive: Receive) -> None:
 class ChatService:
     """Everything one gateway process knows: keys, table, breakers, quotas, cache, metrics."""
 
-    def __init__(self, settings: Settings, table: RoutingTable, keys: KeyStore,
-                 client: UpstreamClient, metrics: GatewayMetrics, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        table: RoutingTable,
+        keys: KeyStore,
+        client: UpstreamClient,
+        metrics: GatewayMetrics,
+        audit: AuditLog,
+    ) -> None:
         self.settings = settings
         self.table = table
         self.keys = keys
@@ -83,13 +93,18 @@ class ChatService:
         self.policy = ResidencyPolicy(table)
         self.quotas = Quotas()
         self.cache = ResponseCache()
-        self.breakers = {name: Breaker(settings.breaker_failure_threshold,
-                                       settings.breaker_cooldown_s) for name in table.upstreams}
+        self.breakers = {
+            name: Breaker(settings.breaker_failure_threshold, settings.breaker_cooldown_s)
+            for name in table.upstreams
+        }
         self.refresh_breaker_gauges()
-        self.loop = FailoverLoop(self.breakers, max_attempts=settings.max_attempts,
-                                 backoff_base_s=settings.backoff_base_s,
-                                 backoff_max_s=settings.backoff_max_s,
-                                 max_retry_after_wait_s=settings.max_retry_after_wait_s)
+        self.loop = FailoverLoop(
+            self.breakers,
+            max_attempts=settings.max_attempts,
+            backoff_base_s=settings.backoff_base_s,
+            backoff_max_s=settings.backoff_max_s,
+            max_retry_after_wait_s=settings.max_retry_after_wait_s,
+        )
 
     # --- entry points -----------------------------------------------------------------------
     def models_for(self, authorization: str | None) -> list[str]:
@@ -103,8 +118,13 @@ class ChatService:
         for name, breaker in self.breakers.items():
             self.metrics.set_breaker(name, breaker.state())
 
-    async def chat(self, request: ChatCompletionRequest, body: dict[str, Any],
-                   headers: Headers, receive: Receive) -> Response:
+    async def chat(
+        self,
+        request: ChatCompletionRequest,
+        body: dict[str, Any],
+        headers: Headers,
+        receive: Receive,
+    ) -> Response:
         """Serve one chat completion; a client that disconnects cancels the upstream call."""
         work = asyncio.ensure_future(self._chat(request, body, headers))
         watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
@@ -121,8 +141,9 @@ class ChatService:
         return work.result()
 
     # --- the pipeline -------------------------------------------------------------------------
-    async def _chat(self, request: ChatCompletionRequest, body: dict[str, Any],
-                    headers: Headers) -> Response:
+    async def _chat(
+        self, request: ChatCompletionRequest, body: dict[str, Any], headers: Headers
+    ) -> Response:
         timer = StageTimer()
         request_id = headers.get(REQUEST_ID_HEADER, "")
         if not _SAFE_REQUEST_ID.match(request_id):
@@ -148,15 +169,19 @@ class ChatService:
         except ResidencyDenied as exc:
             self.metrics.residency_denials.labels(alias, data_class, "no_compliant_in_chain").inc()
             self.metrics.requests.labels(alias, "residency_denied").inc()
-            self._audit(request_id, key, data_class, alias, "denied", exc.message,
-                        screened=screened)
+            self._audit(
+                request_id, key, data_class, alias, "denied", exc.message, screened=screened
+            )
             raise
         timer.lap("policy")
         plan = self.router.order(compliant)
         timer.lap("route")
 
         force = self.settings.force_failover or headers.get(FORCE_FAILOVER_HEADER, "").lower() in (
-            "1", "true", "yes")
+            "1",
+            "true",
+            "yes",
+        )
         ctx = _Request(request_id, key, data_class, alias, request, screened, timer)
         if request.stream:
             return await self._stream(ctx, body, plan, force)
@@ -165,18 +190,26 @@ class ChatService:
     def _check_request(self, key: ApiKey, request: ChatCompletionRequest) -> None:
         alias = request.model
         if alias not in self.table.models:
-            raise ModelNotFound(f"The model '{alias}' does not exist. Available: "
-                                f"{', '.join(self.models_for_key(key)) or 'none'}.",
-                                param="model")
+            raise ModelNotFound(
+                f"The model '{alias}' does not exist. Available: "
+                f"{', '.join(self.models_for_key(key)) or 'none'}.",
+                param="model",
+            )
         if not key.may_use(alias):
-            raise Forbidden(f"Key '{key.name}' is not allowed to use model '{alias}'.",
-                            code="model_not_allowed", param="model")
+            raise Forbidden(
+                f"Key '{key.name}' is not allowed to use model '{alias}'.",
+                code="model_not_allowed",
+                param="model",
+            )
         limit = self.table.models[alias].max_output_tokens
         for param in ("max_tokens", "max_completion_tokens"):
             cap = getattr(request, param)
             if cap is not None and cap > limit:
-                raise BadRequest(f"{param} is {cap}, but model '{alias}' can produce at most "
-                                 f"{limit} tokens.", code="max_tokens_too_large", param=param)
+                raise BadRequest(
+                    f"{param} is {cap}, but model '{alias}' can produce at most {limit} tokens.",
+                    code="max_tokens_too_large",
+                    param=param,
+                )
 
     def models_for_key(self, key: ApiKey) -> list[str]:
         return [alias for alias in self.router.aliases() if key.may_use(alias)]
@@ -185,22 +218,32 @@ class ChatService:
         """Metric label for a model: unknown names collapse into one value (bounded labels)."""
         return alias if alias in self.table.models else "unknown"
 
-    async def _run(self, ctx: _Request, plan: list[Candidate], force: bool,
-                   attempt: Callable[[Candidate], Awaitable[T]]) -> Outcome[T]:
+    async def _run(
+        self,
+        ctx: _Request,
+        plan: list[Candidate],
+        force: bool,
+        attempt: Callable[[Candidate], Awaitable[T]],
+    ) -> Outcome[T]:
         async def one(candidate: Candidate, forced: bool) -> T:
             if forced:
-                raise AttemptFailed(Reason.FORCED, f"{candidate.name}: failure forced by the "
-                                    "force-failover switch")
+                raise AttemptFailed(
+                    Reason.FORCED, f"{candidate.name}: failure forced by the force-failover switch"
+                )
             return await attempt(candidate)
 
         def on_failure(candidate: Candidate, failure: AttemptFailed) -> None:
             self.metrics.attempts.labels(candidate.name, failure.reason.value).inc()
             self.metrics.set_breaker(candidate.name, self.breakers[candidate.name].state())
             if failure.rule.fails_over:
-                self.metrics.failovers.labels(ctx.alias, candidate.name,
-                                              failure.reason.value).inc()
-            log.warning("request %s: %s failed (%s): %s", ctx.request_id, candidate.name,
-                        failure.reason.value, failure.message)
+                self.metrics.failovers.labels(ctx.alias, candidate.name, failure.reason.value).inc()
+            log.warning(
+                "request %s: %s failed (%s): %s",
+                ctx.request_id,
+                candidate.name,
+                failure.reason.value,
+                failure.message,
+            )
 
         ctx.timer.restart()
         outcome = await self.loop.run(plan, one, force, on_failure)
@@ -214,8 +257,9 @@ class ChatService:
                 ctx.timer.add("failover", failed_time)
         return outcome
 
-    async def _stream(self, ctx: _Request, body: dict, plan: list[Candidate],
-                      force: bool) -> Response:
+    async def _stream(
+        self, ctx: _Request, body: dict, plan: list[Candidate], force: bool
+    ) -> Response:
         def attempt(candidate: Candidate) -> Awaitable[OpenedStream]:
             upstream_body = body_for_upstream(body, candidate.model, stream=True)
             return self.client.open_stream(candidate, upstream_body, ctx.request_id)
@@ -237,10 +281,14 @@ class ChatService:
         def timing_comment() -> str:
             return "server-timing " + ctx.timer.header()
 
-        return StreamRelay(opened, self._headers(ctx, name, outcome.tried),
-                           include_usage=ctx.request.include_usage,
-                           timing_comment=timing_comment, on_finish=on_finish,
-                           collect_text=self.table.models[ctx.alias].cache_enabled)
+        return StreamRelay(
+            opened,
+            self._headers(ctx, name, outcome.tried),
+            include_usage=ctx.request.include_usage,
+            timing_comment=timing_comment,
+            on_finish=on_finish,
+            collect_text=self.table.models[ctx.alias].cache_enabled,
+        )
 
     def _finish_stream(self, ctx: _Request, upstream: str, result: RelayResult) -> None:
         observe = self.metrics.itl.labels(upstream).observe
@@ -253,12 +301,16 @@ class ChatService:
             self.metrics.attempts.labels(upstream, "failed_mid_stream").inc()
         self._account(ctx, upstream, result.usage)
         if result.outcome == "ok" and result.text is not None:
-            self.cache.put(cache_key(ctx.alias, ctx.data_class, ctx.body_for_cache()),
-                           CachedAnswer(ctx.alias, "".join(result.text),
-                                        result.finish_reason or "stop", result.usage))
+            self.cache.put(
+                cache_key(ctx.alias, ctx.data_class, ctx.body_for_cache()),
+                CachedAnswer(
+                    ctx.alias, "".join(result.text), result.finish_reason or "stop", result.usage
+                ),
+            )
 
-    async def _complete(self, ctx: _Request, body: dict, plan: list[Candidate],
-                        force: bool) -> Response:
+    async def _complete(
+        self, ctx: _Request, body: dict, plan: list[Candidate], force: bool
+    ) -> Response:
         def attempt(candidate: Candidate) -> Awaitable[Completed]:
             upstream_body = body_for_upstream(body, candidate.model, stream=False)
             return self.client.complete(candidate, upstream_body, ctx.request_id)
@@ -280,15 +332,17 @@ class ChatService:
             choice = (done.parsed.get("choices") or [{}])[0]
             content = (choice.get("message") or {}).get("content")
             if isinstance(content, str):
-                self.cache.put(cache_key(ctx.alias, ctx.data_class, ctx.body_for_cache()),
-                               CachedAnswer(ctx.alias, content,
-                                            choice.get("finish_reason") or "stop", usage))
+                self.cache.put(
+                    cache_key(ctx.alias, ctx.data_class, ctx.body_for_cache()),
+                    CachedAnswer(ctx.alias, content, choice.get("finish_reason") or "stop", usage),
+                )
         headers = self._headers(ctx, name, outcome.tried)
         return Response(done.body, media_type="application/json", headers=headers)
 
     # --- when nothing compliant answered ----------------------------------------------------
-    def _no_answer(self, ctx: _Request, body: dict, outcome: Outcome[Any],
-                   stream: bool) -> Response:
+    def _no_answer(
+        self, ctx: _Request, body: dict, outcome: Outcome[Any], stream: bool
+    ) -> Response:
         attempts = [a.as_record() for a in outcome.attempts]
         if outcome.fatal is not None:  # the upstream said the request is wrong: relay it
             self.metrics.requests.labels(ctx.alias, "client_error").inc()
@@ -300,16 +354,26 @@ class ChatService:
             cached = self.cache.get(cache_key(ctx.alias, ctx.data_class, ctx.body_for_cache()))
         if cached is not None:
             self.metrics.requests.labels(ctx.alias, "served_from_cache").inc()
-            self._audit(ctx.request_id, ctx.key, ctx.data_class, ctx.alias, "rerouted",
-                        "every compliant upstream failed; served an earlier identical answer "
-                        "from the gateway's cache", screened=ctx.screened, attempts=attempts,
-                        chosen="cache")
+            self._audit(
+                ctx.request_id,
+                ctx.key,
+                ctx.data_class,
+                ctx.alias,
+                "rerouted",
+                "every compliant upstream failed; served an earlier identical answer "
+                "from the gateway's cache",
+                screened=ctx.screened,
+                attempts=attempts,
+                chosen="cache",
+            )
             headers = self._headers(ctx, "cache", outcome.tried)
             if stream:
-                return Response(stream_body(cached, ctx.request.include_usage),
-                                media_type="text/event-stream", headers=headers)
-            return Response(completion_body(cached), media_type="application/json",
-                            headers=headers)
+                return Response(
+                    stream_body(cached, ctx.request.include_usage),
+                    media_type="text/event-stream",
+                    headers=headers,
+                )
+            return Response(completion_body(cached), media_type="application/json", headers=headers)
 
         policy = self.policy.policy_summary(ctx.data_class)
         extra = {"policy": policy, "attempts": attempts}
@@ -320,27 +384,51 @@ class ChatService:
                 f"No healthy upstream for model '{ctx.alias}' may process data class "
                 f"'{ctx.data_class}' (allowed jurisdictions: {jurisdictions}); every compliant "
                 f"one is cooling down. Not degrading to a non-compliant upstream.",
-                headers={"retry-after": str(retry_after)}, extra=extra)
-            self.metrics.residency_denials.labels(ctx.alias, ctx.data_class,
-                                                  "no_healthy_compliant").inc()
+                headers={"retry-after": str(retry_after)},
+                extra=extra,
+            )
+            self.metrics.residency_denials.labels(
+                ctx.alias, ctx.data_class, "no_healthy_compliant"
+            ).inc()
         else:
-            kind = UpstreamTimeout if attempts and all(
-                a["outcome"] in _TIMEOUTS for a in attempts
-                if a["outcome"] != "skipped_breaker_open") else UpstreamFailed
+            kind = (
+                UpstreamTimeout
+                if attempts
+                and all(
+                    a["outcome"] in _TIMEOUTS
+                    for a in attempts
+                    if a["outcome"] != "skipped_breaker_open"
+                )
+                else UpstreamFailed
+            )
             error = kind(
                 f"All {outcome.tried} attempts at upstreams of model '{ctx.alias}' failed. "
                 f"Only upstreams allowed for data class '{ctx.data_class}' (jurisdictions: "
-                f"{jurisdictions}) were tried; the request was not sent elsewhere.", extra=extra)
+                f"{jurisdictions}) were tried; the request was not sent elsewhere.",
+                extra=extra,
+            )
         self.metrics.requests.labels(ctx.alias, error.code or "failed").inc()
-        self._audit(ctx.request_id, ctx.key, ctx.data_class, ctx.alias, "denied", error.message,
-                    screened=ctx.screened, attempts=attempts)
+        self._audit(
+            ctx.request_id,
+            ctx.key,
+            ctx.data_class,
+            ctx.alias,
+            "denied",
+            error.message,
+            screened=ctx.screened,
+            attempts=attempts,
+        )
         return error.response()
 
     # --- bookkeeping -------------------------------------------------------------------------
     def _headers(self, ctx: _Request, upstream: str, attempts: int) -> dict[str, str]:
-        return {"x-servelab-upstream": upstream, "x-servelab-attempts": str(attempts),
-                "x-servelab-data-class": ctx.data_class, "x-request-id": ctx.request_id,
-                "server-timing": ctx.timer.header()}
+        return {
+            "x-servelab-upstream": upstream,
+            "x-servelab-attempts": str(attempts),
+            "x-servelab-data-class": ctx.data_class,
+            "x-request-id": ctx.request_id,
+            "server-timing": ctx.timer.header(),
+        }
 
     def _observe_stages(self, timer: StageTimer) -> None:
         observe = self.metrics.stage.labels
@@ -362,8 +450,11 @@ class ChatService:
         chosen = outcome.candidate
         if chosen is None:
             return
-        excluded = [s.candidate.name for s in ctx.screened
-                    if not s.allowed and s.candidate.priority <= chosen.priority]
+        excluded = [
+            s.candidate.name
+            for s in ctx.screened
+            if not s.allowed and s.candidate.priority <= chosen.priority
+        ]
         failed = [a.upstream for a in outcome.attempts if a.outcome != "ok"]
         if not excluded and not failed:
             return
@@ -372,19 +463,47 @@ class ChatService:
             reasons.append(f"residency policy excluded {', '.join(excluded)}")
         if failed:
             reasons.append(f"failed over from {', '.join(failed)}")
-        self._audit(ctx.request_id, ctx.key, ctx.data_class, ctx.alias, "rerouted",
-                    "; ".join(reasons), screened=ctx.screened,
-                    attempts=[a.as_record() for a in outcome.attempts], chosen=chosen.name)
+        self._audit(
+            ctx.request_id,
+            ctx.key,
+            ctx.data_class,
+            ctx.alias,
+            "rerouted",
+            "; ".join(reasons),
+            screened=ctx.screened,
+            attempts=[a.as_record() for a in outcome.attempts],
+            chosen=chosen.name,
+        )
 
-    def _audit(self, request_id: str, key: ApiKey, data_class: str, alias: str, decision: str,
-               why: str, *, screened: list, attempts: list | None = None,
-               chosen: str | None = None) -> None:
-        self.audit.write({
-            "request_id": request_id, "key": key.name, "owner": key.owner, "key_kind": key.kind,
-            "data_class": data_class,
-            "allowed_jurisdictions": self.policy.jurisdictions(data_class), "model": alias,
-            "decision": decision, "chosen": chosen, "why": why,
-            "candidates": [s.as_record() for s in screened], "attempts": attempts or []})
+    def _audit(
+        self,
+        request_id: str,
+        key: ApiKey,
+        data_class: str,
+        alias: str,
+        decision: str,
+        why: str,
+        *,
+        screened: list,
+        attempts: list | None = None,
+        chosen: str | None = None,
+    ) -> None:
+        self.audit.write(
+            {
+                "request_id": request_id,
+                "key": key.name,
+                "owner": key.owner,
+                "key_kind": key.kind,
+                "data_class": data_class,
+                "allowed_jurisdictions": self.policy.jurisdictions(data_class),
+                "model": alias,
+                "decision": decision,
+                "chosen": chosen,
+                "why": why,
+                "candidates": [s.as_record() for s in screened],
+                "attempts": attempts or [],
+            }
+        )
 
 
 class _Request:
@@ -392,8 +511,16 @@ class _Request:
 
     __slots__ = ("request_id", "key", "data_class", "alias", "request", "screened", "timer")
 
-    def __init__(self, request_id: str, key: ApiKey, data_class: str, alias: str,
-                 request: ChatCompletionRequest, screened: list, timer: StageTimer) -> None:
+    def __init__(
+        self,
+        request_id: str,
+        key: ApiKey,
+        data_class: str,
+        alias: str,
+        request: ChatCompletionRequest,
+        screened: list,
+        timer: StageTimer,
+    ) -> None:
         self.request_id = request_id
         self.key = key
         self.data_class = data_class

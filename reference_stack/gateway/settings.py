@@ -14,8 +14,8 @@ from typing import Literal
 from pydantic import Field, computed_field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from servelab.config import GATEWAY_PORT
-from servelab.paths import CACHE
+from servelab_base.config import GATEWAY_PORT
+from servelab_base.paths import CACHE
 
 HERE = Path(__file__).resolve().parent
 
@@ -65,8 +65,9 @@ LOCAL_LEARNER_KEY = "sk-servelab-local-learner"
 class Settings(BaseSettings):
     """How the gateway runs. Override any field with ``SERVELAB_GATEWAY_<FIELD>``."""
 
-    model_config = SettingsConfigDict(env_prefix="SERVELAB_GATEWAY_", env_file=".env",
-                                      extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SERVELAB_GATEWAY_", env_file=".env", extra="ignore"
+    )
 
     #: ``local``: the embedded stack on a laptop (the documented learner key is accepted);
     #: ``production``: anything reachable by others (placeholder keys refused at start-up).
@@ -114,8 +115,9 @@ class Settings(BaseSettings):
         for name in ("routing_file", "keys_file"):
             path: Path = getattr(self, name)
             if not path.is_file():
-                raise ValueError(f"{name}: no such file {path} "
-                                 f"(set SERVELAB_GATEWAY_{name.upper()})")
+                raise ValueError(
+                    f"{name}: no such file {path} (set SERVELAB_GATEWAY_{name.upper()})"
+                )
         return self
 
 

@@ -41,5 +41,6 @@ class StageTimer:
 
     def header(self) -> str:
         """``Server-Timing`` value, durations in milliseconds."""
-        return ", ".join(f"{name};dur={seconds * 1000:.3f}"
-                         for name, seconds in self.stages.items())
+        return ", ".join(
+            f"{name};dur={seconds * 1000:.3f}" for name, seconds in self.stages.items()
+        )

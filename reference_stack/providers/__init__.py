@@ -19,5 +19,5 @@ Layout (one concept per file, the routes / protocol / serving split of vLLM's en
 - ``server.py``  runs the apps with uvicorn (several ports in one process; threads for tests)
 
 The catalog they serve (regions, models, prices, limits, latency profiles) is
-``servelab.catalog`` over ``datasets/providers/``. See README.md beside this file.
+``servelab_base.catalog`` over ``datasets/providers/``. See README.md beside this file.
 """

@@ -1,7 +1,7 @@
 """Shape a stand-in's timing to a provider / region / deployment-type profile.
 
-A profile (``servelab.catalog.LatencyProfile``, all numbers ``modelled``, see the catalog README)
-has four parts, the stages a client sees:
+A profile (``servelab_base.catalog.LatencyProfile``, all numbers ``modelled``, see the catalog
+README) has four parts, the stages a client sees:
 
     network round trip  ->  queueing on shared capacity  ->  time to first token  ->  per-token pace
 
@@ -20,7 +20,7 @@ import random
 import time
 from dataclasses import dataclass
 
-from servelab.catalog import LatencyProfile
+from servelab_base.catalog import LatencyProfile
 
 MS = 1e-3
 # Jitter multiplies each drawn duration by (1 + jitter * N(0, 1)); the factor is clipped here so

@@ -24,7 +24,7 @@ from reference_stack.providers.managed.serving import STANDIN_KEY as MANAGED_KEY
 from reference_stack.providers.managed.serving import ManagedServing
 from reference_stack.providers.server import serve_in_thread
 from reference_stack.providers.tokens import ScriptedSource, TokenSource
-from servelab.catalog import SNAPSHOT_DATE, load
+from servelab_base.catalog import SNAPSHOT_DATE, load
 
 __all__ = ["CLOUD_KEY", "MANAGED_KEY", "cloud_standin", "managed_standin"]
 

@@ -195,7 +195,7 @@ def make_source(
     if kind == "scripted":
         return ScriptedSource(seed)
     if kind == "engine":
-        from servelab.config import get_settings
+        from servelab_base.config import get_settings
 
         settings = get_settings()
         return EngineSource(engine_url or settings.vllm_url, model or settings.model)

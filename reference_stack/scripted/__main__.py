@@ -20,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = Script()
     p = argparse.ArgumentParser(
         prog="python -m reference_stack.scripted",
-        description="Scripted OpenAI-compatible upstream with exact timing.")
+        description="Scripted OpenAI-compatible upstream with exact timing.",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
     p.add_argument("--model", default="scripted", help="model id listed by /v1/models")
@@ -29,15 +30,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunks", type=int, default=d.chunks)
     p.add_argument("--tokens-per-chunk", type=int, default=d.tokens_per_chunk)
     p.add_argument("--jitter-ms", type=float, default=d.jitter_ms)
-    p.add_argument("--role-chunk-ms", type=float, default=d.role_chunk_ms,
-                   help=">= 0: send a role-only first chunk at this time")
+    p.add_argument(
+        "--role-chunk-ms",
+        type=float,
+        default=d.role_chunk_ms,
+        help=">= 0: send a role-only first chunk at this time",
+    )
     p.add_argument("--no-usage", action="store_true", help="never send usage")
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--max-running", type=int, default=0,
-                   help="> 0: at most N responses at once, the rest queue FIFO (a knee)")
+    p.add_argument(
+        "--max-running",
+        type=int,
+        default=0,
+        help="> 0: at most N responses at once, the rest queue FIFO (a knee)",
+    )
     p.add_argument("--record", metavar="FILE.jsonl", help="append one JSON line per request")
-    p.add_argument("--keep", type=int, default=DEFAULT_KEEP,
-                   help="records kept in memory for GET /debug/requests")
+    p.add_argument(
+        "--keep",
+        type=int,
+        default=DEFAULT_KEEP,
+        help="records kept in memory for GET /debug/requests",
+    )
     # asyncio's own loop by default: its timers read a nanosecond clock and never fire early;
     # uvloop's (libuv) work in whole milliseconds and were measured sending chunks up to 1 ms
     # before their due time, for no CPU saving (about 30 us per chunk either way, 64 streams).
@@ -46,15 +59,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def script_from_args(args: argparse.Namespace) -> Script:
-    return Script(ttft_ms=args.ttft_ms, itl_ms=args.itl_ms, chunks=args.chunks,
-                  tokens_per_chunk=args.tokens_per_chunk, jitter_ms=args.jitter_ms,
-                  role_chunk_ms=args.role_chunk_ms, usage=not args.no_usage, seed=args.seed)
+    return Script(
+        ttft_ms=args.ttft_ms,
+        itl_ms=args.itl_ms,
+        chunks=args.chunks,
+        tokens_per_chunk=args.tokens_per_chunk,
+        jitter_ms=args.jitter_ms,
+        role_chunk_ms=args.role_chunk_ms,
+        usage=not args.no_usage,
+        seed=args.seed,
+    )
 
 
 async def run(args: argparse.Namespace) -> None:
     recorder = Recorder(args.record, keep=args.keep)
-    upstream = Upstream(script_from_args(args), recorder, model=args.model,
-                        max_running=args.max_running)
+    upstream = Upstream(
+        script_from_args(args), recorder, model=args.model, max_running=args.max_running
+    )
     server = await serve(upstream, args.host, args.port)
     port = server.sockets[0].getsockname()[1]
     print(f"scripted upstream listening on http://{args.host}:{port}", flush=True)

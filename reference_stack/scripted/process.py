@@ -1,9 +1,9 @@
 """Start the scripted upstream as a real child process (for tests, grading and benchmarks).
 
-    with ScriptedUpstream(ttft_ms=50, itl_ms=10, chunks=8) as up:
-        client = openai.OpenAI(base_url=up.base_url + "/v1", api_key="unused")
-        ...
-        truth = up.records()          # what the server really sent, per request
+with ScriptedUpstream(ttft_ms=50, itl_ms=10, chunks=8) as up:
+    client = openai.OpenAI(base_url=up.base_url + "/v1", api_key="unused")
+    ...
+    truth = up.records()          # what the server really sent, per request
 """
 
 from __future__ import annotations
@@ -30,8 +30,13 @@ class ScriptedUpstream:
     ``start()`` / ``stop()``.
     """
 
-    def __init__(self, host: str = "127.0.0.1", record: str | Path | None = None,
-                 cpu: int | None = None, **options: object) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        record: str | Path | None = None,
+        cpu: int | None = None,
+        **options: object,
+    ) -> None:
         self.host = host
         self.args = ["--host", host, "--port", "0"]
         if record:
@@ -50,8 +55,7 @@ class ScriptedUpstream:
 
     def start(self) -> ScriptedUpstream:
         cmd = [sys.executable, "-m", "reference_stack.scripted", *self.args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if self.cpu is not None and hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(self.proc.pid, {self.cpu})
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -30,8 +30,9 @@ class Upstream:
     slot frees, so the time spent queued adds to their TTFT.
     """
 
-    def __init__(self, defaults: Script, recorder: Recorder, model: str = "scripted",
-                 max_running: int = 0) -> None:
+    def __init__(
+        self, defaults: Script, recorder: Recorder, model: str = "scripted", max_running: int = 0
+    ) -> None:
         self.defaults = defaults
         self.recorder = recorder
         self.model = model
@@ -318,8 +319,9 @@ class Stream:
             return
         tail = b""
         if self.include_usage:
-            final = wire.usage_chunk(self.rid, self.created, self.model,
-                                     wire.usage(self.prompt_tokens, self.sent_tokens))
+            final = wire.usage_chunk(
+                self.rid, self.created, self.model, wire.usage(self.prompt_tokens, self.sent_tokens)
+            )
             tail += wire.http_chunk(wire.sse(final))
         self.conn.send(tail + wire.http_chunk(wire.sse("[DONE]")) + wire.END_OF_BODY)
         self.done()
@@ -343,16 +345,23 @@ class Stream:
         self.sent_tokens = sum(p.tokens)
         self.record["completion_tokens"] = self.sent_tokens
         usage = wire.usage(self.prompt_tokens, self.sent_tokens) if self.script.usage else None
-        obj = wire.completion(self.rid, self.created, self.model, "".join(p.pieces),
-                              p.finish_reason, usage)
+        obj = wire.completion(
+            self.rid, self.created, self.model, "".join(p.pieces), p.finish_reason, usage
+        )
         reply = wire.json_response(200, obj, {"x-request-id": self.rid})
         sent_perf, sent_wall = time.perf_counter(), time.time()
         self.conn.send(reply)
-        self.record["chunks"].append({
-            "kind": "whole", "due": offset, "sent_perf": sent_perf, "sent_wall": sent_wall,
-            "text": "".join(p.pieces), "n_tokens": self.sent_tokens,
-            "finish_reason": p.finish_reason,
-        })
+        self.record["chunks"].append(
+            {
+                "kind": "whole",
+                "due": offset,
+                "sent_perf": sent_perf,
+                "sent_wall": sent_wall,
+                "text": "".join(p.pieces),
+                "n_tokens": self.sent_tokens,
+                "finish_reason": p.finish_reason,
+            }
+        )
         self.done()
 
 

@@ -47,8 +47,14 @@ def error_body(status: int, message: str) -> dict:
     return {"error": {"message": message, "type": kind, "param": None, "code": status}}
 
 
-def chunk(rid: str, created: int, model: str, delta: dict, finish_reason: str | None,
-          usage: dict | None = None) -> dict:
+def chunk(
+    rid: str,
+    created: int,
+    model: str,
+    delta: dict,
+    finish_reason: str | None,
+    usage: dict | None = None,
+) -> dict:
     """One ``chat.completion.chunk`` object with a single choice."""
     obj = {
         "id": rid,
@@ -64,20 +70,33 @@ def chunk(rid: str, created: int, model: str, delta: dict, finish_reason: str | 
 
 def usage_chunk(rid: str, created: int, model: str, usage: dict) -> dict:
     """The final usage-only chunk of ``stream_options.include_usage`` (empty ``choices``)."""
-    return {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [], "usage": usage}
+    return {
+        "id": rid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [],
+        "usage": usage,
+    }
 
 
-def completion(rid: str, created: int, model: str, text: str, finish_reason: str,
-               usage: dict | None) -> dict:
+def completion(
+    rid: str, created: int, model: str, text: str, finish_reason: str, usage: dict | None
+) -> dict:
     """A non-streamed ``chat.completion``."""
     obj = {
         "id": rid,
         "object": "chat.completion",
         "created": created,
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                     "logprobs": None, "finish_reason": finish_reason}],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "logprobs": None,
+                "finish_reason": finish_reason,
+            }
+        ],
     }
     if usage is not None:
         obj["usage"] = usage
@@ -85,5 +104,8 @@ def completion(rid: str, created: int, model: str, text: str, finish_reason: str
 
 
 def usage(prompt_tokens: int, completion_tokens: int) -> dict:
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens}
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }

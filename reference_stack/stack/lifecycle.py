@@ -15,7 +15,7 @@ import httpx
 
 from reference_stack.stack import supervisor
 from reference_stack.stack.profile import Profile, Service, placeholders
-from servelab.config import Settings
+from servelab_base.config import Settings
 
 
 @dataclass
@@ -60,8 +60,14 @@ def state(service: Service, settings: Settings, with_models: bool = True) -> Ser
     port = service.resolved_port(settings)
     ok = supervisor.healthy(settings.host, port, service.health)
     url = service_url(service, settings)
-    return ServiceState(service.name, url, running, ok, rec.pid if running and rec else None,
-                        served_models(url) if ok and with_models else [])
+    return ServiceState(
+        service.name,
+        url,
+        running,
+        ok,
+        rec.pid if running and rec else None,
+        served_models(url) if ok and with_models else [],
+    )
 
 
 def dry_run(profile: Profile, settings: Settings, dummy_weights: bool = False) -> list[str]:
@@ -75,12 +81,16 @@ def dry_run(profile: Profile, settings: Settings, dummy_weights: bool = False) -
                 service = dummy_service(profile, service)
             values = placeholders(settings, service, profile)
             argv = [supervisor.render(p, values) for p in service.command]
-            env = " ".join(f"{k}={shlex.quote(supervisor.render(v, values))}"
-                           for k, v in service.env.items())
+            env = " ".join(
+                f"{k}={shlex.quote(supervisor.render(v, values))}" for k, v in service.env.items()
+            )
             unset = " ".join(f"-u {k}" for k in service.unset_env)
             prefix = " ".join(x for x in ("env" if (env or unset) else "", unset, env) if x)
-            lines.append(f"# {service.name}: {service.description}\n"
-                         + (prefix + " " if prefix else "") + shlex.join(argv))
+            lines.append(
+                f"# {service.name}: {service.description}\n"
+                + (prefix + " " if prefix else "")
+                + shlex.join(argv)
+            )
     return lines
 
 
@@ -88,20 +98,29 @@ def dummy_service(profile: Profile, service: Service) -> Service:
     """``service`` serving random weights: the model id replaced by a local directory holding
     the real config.json, plus its ``dummy_weights_args`` (``--load-format dummy``)."""
     if profile.model is None or not service.dummy_weights_args:
-        raise supervisor.StackError(f"profile {profile.name!r} has no --dummy-weights variant "
-                                    "(only the GPU profiles have one)")
+        raise supervisor.StackError(
+            f"profile {profile.name!r} has no --dummy-weights variant "
+            "(only the GPU profiles have one)"
+        )
     from reference_stack.engines import dummy_model
 
     local = str(dummy_model.checkpoint_dir(profile.model.dummy_config))
     command = [local if part == profile.model.hf_id else part for part in service.command]
     if local not in command:
-        raise supervisor.StackError(f"{service.name}: its command does not name the model "
-                                    f"{profile.model.hf_id!r}, so it cannot be swapped")
+        raise supervisor.StackError(
+            f"{service.name}: its command does not name the model "
+            f"{profile.model.hf_id!r}, so it cannot be swapped"
+        )
     return service.model_copy(update={"command": command + service.dummy_weights_args})
 
 
-def up(profile: Profile, settings: Settings, only: list[str] | None = None,
-       dummy_weights: bool = False, say: Callable[[str], None] = print) -> UpResult:
+def up(
+    profile: Profile,
+    settings: Settings,
+    only: list[str] | None = None,
+    dummy_weights: bool = False,
+    say: Callable[[str], None] = print,
+) -> UpResult:
     """Start the profile's services wave by wave, waiting for health; idempotent."""
     errors: dict[str, str] = {}
     wanted = set(only or [s.name for s in profile.services])
@@ -116,8 +135,9 @@ def up(profile: Profile, settings: Settings, only: list[str] | None = None,
                     continue
                 blocked = [d for d in service.after if d in errors]
                 if blocked:
-                    errors[service.name] = (f"not started: it needs {', '.join(blocked)}, "
-                                            "which failed")
+                    errors[service.name] = (
+                        f"not started: it needs {', '.join(blocked)}, which failed"
+                    )
                     continue
                 port = service.resolved_port(settings)
                 rec = supervisor.record(service.name)
@@ -132,8 +152,10 @@ def up(profile: Profile, settings: Settings, only: list[str] | None = None,
                 try:
                     if dummy_weights:
                         service = dummy_service(profile, service)
-                    say(f"  starting {service.name} on port {port} "
-                        f"(log: {supervisor.log_path(service.name)})")
+                    say(
+                        f"  starting {service.name} on port {port} "
+                        f"(log: {supervisor.log_path(service.name)})"
+                    )
                     supervisor.start(service, profile, settings)
                     to_wait.append(service)
                 except supervisor.StackError as e:
@@ -152,16 +174,24 @@ def status(profile: Profile, settings: Settings) -> list[ServiceState]:
     for rec in supervisor.records():
         if rec.name not in known:
             alive = rec.alive()
-            states.append(ServiceState(rec.name, settings.url(rec.port), alive,
-                                       supervisor.healthy(settings.host, rec.port),
-                                       rec.pid if alive else None))
+            states.append(
+                ServiceState(
+                    rec.name,
+                    settings.url(rec.port),
+                    alive,
+                    supervisor.healthy(settings.host, rec.port),
+                    rec.pid if alive else None,
+                )
+            )
     return states
 
 
 def is_up(profile: Profile, settings: Settings) -> bool:
     """True when every service of the profile answers its health check."""
-    return all(supervisor.healthy(settings.host, s.resolved_port(settings), s.health)
-               for s in profile.services)
+    return all(
+        supervisor.healthy(settings.host, s.resolved_port(settings), s.health)
+        for s in profile.services
+    )
 
 
 def down(profile: Profile | None = None, say: Callable[[str], None] = print) -> int:
@@ -169,8 +199,9 @@ def down(profile: Profile | None = None, say: Callable[[str], None] = print) -> 
     order: list[str] = []
     if profile is not None:
         order = [s.name for wave in reversed(profile.waves()) for s in wave]
-    recs = sorted(supervisor.records(),
-                  key=lambda r: order.index(r.name) if r.name in order else -1)
+    recs = sorted(
+        supervisor.records(), key=lambda r: order.index(r.name) if r.name in order else -1
+    )
     stopped = 0
     with supervisor.locked():
         for rec in recs:

@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from servelab.config import Settings
-from servelab.paths import CACHE, ROOT
+from servelab_base.config import Settings
+from servelab_base.paths import CACHE, ROOT
 
 PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
 
@@ -68,8 +68,10 @@ class Service(BaseModel):
             return int(self.port)
         value = getattr(settings, self.port, None)
         if not isinstance(value, int):
-            raise ValueError(f"service {self.name!r}: port {self.port!r} is not a Settings field "
-                             f"holding a port (e.g. vllm_port, gateway_port)")
+            raise ValueError(
+                f"service {self.name!r}: port {self.port!r} is not a Settings field "
+                f"holding a port (e.g. vllm_port, gateway_port)"
+            )
         return value
 
 
@@ -143,8 +145,10 @@ class Profile(BaseModel):
         for s in self.services:
             if s.name == name:
                 return s
-        raise KeyError(f"profile {self.name!r} has no service {name!r}; "
-                       f"it has {[s.name for s in self.services]}")
+        raise KeyError(
+            f"profile {self.name!r} has no service {name!r}; "
+            f"it has {[s.name for s in self.services]}"
+        )
 
     def waves(self) -> list[list[Service]]:
         """Services grouped by start order: each wave needs only earlier waves healthy."""
@@ -179,8 +183,9 @@ def load(name_or_path: str) -> Profile:
     return Profile.model_validate(data)
 
 
-def placeholders(settings: Settings, service: Service | None = None,
-                 profile: Profile | None = None) -> dict[str, Any]:
+def placeholders(
+    settings: Settings, service: Service | None = None, profile: Profile | None = None
+) -> dict[str, Any]:
     """Values a command / env / requires template may use (see cpu.yaml's header)."""
     from reference_stack.engines import model_files
     from reference_stack.engines.llamacpp_build import LLAMA_SERVER
@@ -211,5 +216,6 @@ def render(template: str, values: dict[str, Any]) -> str:
     try:
         return template.format(**values)
     except (KeyError, IndexError) as e:
-        raise ValueError(f"unknown placeholder {e} in {template!r}; "
-                         f"known: {sorted(values)}") from None
+        raise ValueError(
+            f"unknown placeholder {e} in {template!r}; known: {sorted(values)}"
+        ) from None

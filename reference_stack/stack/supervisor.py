@@ -25,8 +25,8 @@ import httpx
 import psutil
 
 from reference_stack.stack.profile import Profile, Service, placeholders, render
-from servelab.config import Settings
-from servelab.paths import CACHE, ROOT
+from servelab_base.config import Settings
+from servelab_base.paths import CACHE, ROOT
 
 #: pid files and logs; SERVELAB_STACK_DIR gives a second stack (other ports) its own state
 STATE_DIR = Path(os.environ.get("SERVELAB_STACK_DIR", CACHE / "stack"))
@@ -69,8 +69,10 @@ class Record:
         """True while the very process we started is still running (not a zombie)."""
         try:
             proc = psutil.Process(self.pid)
-            return (abs(proc.create_time() - self.create_time) < 1.0
-                    and proc.status() != psutil.STATUS_ZOMBIE)
+            return (
+                abs(proc.create_time() - self.create_time) < 1.0
+                and proc.status() != psutil.STATUS_ZOMBIE
+            )
         except psutil.Error:
             return False
 
@@ -168,14 +170,21 @@ def start(service: Service, profile: Profile, settings: Settings) -> Record:
     for template in service.requires:
         path = Path(render(template, values))
         if not path.exists():
-            raise StackError(f"{service.name}: {path} is missing (not prepared or not built). "
-                             "Run `servelab prepare` (or `make setup`), then `servelab up` again.")
+            raise StackError(
+                f"{service.name}: {path} is missing (not prepared or not built). "
+                "Run `servelab prepare` (or `make setup`), then `servelab up` again."
+            )
     owner = port_owner(port)
     if owner is not None:
-        hint = (f" or set SERVELAB_{service.port.upper()}=<free port>"
-                if isinstance(service.port, str) and not service.port.isdigit() else "")
-        raise StackError(f"{service.name}: port {port} on {settings.host} is taken by {owner}. "
-                         f"Stop that process{hint}, then `servelab up` again.")
+        hint = (
+            f" or set SERVELAB_{service.port.upper()}=<free port>"
+            if isinstance(service.port, str) and not service.port.isdigit()
+            else ""
+        )
+        raise StackError(
+            f"{service.name}: port {port} on {settings.host} is taken by {owner}. "
+            f"Stop that process{hint}, then `servelab up` again."
+        )
     argv = resolve_command(service, values)
     program = Path(argv[0])
     if program.is_absolute() and not program.exists():
@@ -185,19 +194,30 @@ def start(service: Service, profile: Profile, settings: Settings) -> Record:
         log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} $ {' '.join(argv)}\n".encode())
         log.flush()
         try:
-            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, cwd=ROOT,
-                                    env=environment(service, values), start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=ROOT,
+                env=environment(service, values),
+                start_new_session=True,
+            )
         except OSError as e:
             raise StackError(f"{service.name}: cannot run {argv[0]}: {e}") from None
-    rec = Record(service.name, proc.pid, psutil.Process(proc.pid).create_time(), port,
-                 profile.name, argv)
+    rec = Record(
+        service.name, proc.pid, psutil.Process(proc.pid).create_time(), port, profile.name, argv
+    )
     rec.save()
     return rec
 
 
-def wait_healthy(services: list[Service], settings: Settings, profile: Profile,
-                 say: Callable[[str], None] = print) -> dict[str, str | None]:
+def wait_healthy(
+    services: list[Service],
+    settings: Settings,
+    profile: Profile,
+    say: Callable[[str], None] = print,
+) -> dict[str, str | None]:
     """Wait until each service answers its health path; name -> None (healthy) or the error."""
     result: dict[str, str | None] = {}
     waiting = {s.name: s for s in services}
@@ -213,16 +233,20 @@ def wait_healthy(services: list[Service], settings: Settings, profile: Profile,
                 del waiting[name]
             elif rec is None or not rec.alive():
                 code = _exit_code(rec)
-                result[name] = (f"{name} exited during start-up{code}. Last lines of "
-                                f"{log_path(name)}:\n{_indent(log_tail(name))}")
+                result[name] = (
+                    f"{name} exited during start-up{code}. Last lines of "
+                    f"{log_path(name)}:\n{_indent(log_tail(name))}"
+                )
                 del waiting[name]
                 if rec is not None:
                     stop(rec)
             elif time.monotonic() - started > service.startup_timeout_s:
-                result[name] = (f"{name} did not become healthy within "
-                                f"{service.startup_timeout_s:.0f} s (http://{settings.host}:{port}"
-                                f"{service.health}). Last lines of {log_path(name)}:\n"
-                                f"{_indent(log_tail(name))}")
+                result[name] = (
+                    f"{name} did not become healthy within "
+                    f"{service.startup_timeout_s:.0f} s (http://{settings.host}:{port}"
+                    f"{service.health}). Last lines of {log_path(name)}:\n"
+                    f"{_indent(log_tail(name))}"
+                )
                 del waiting[name]
                 stop(rec)
         if waiting:

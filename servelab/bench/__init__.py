@@ -23,5 +23,17 @@ from .loadgen import Load, Workload, run, run_sync
 from .metrics import per_request, report, summarize
 from .prompts import load_prompts
 
-__all__ = ["Load", "Run", "Target", "Workload", "load", "load_prompts", "per_request",
-           "report", "run", "run_sync", "save", "summarize"]
+__all__ = [
+    "Load",
+    "Run",
+    "Target",
+    "Workload",
+    "load",
+    "load_prompts",
+    "per_request",
+    "report",
+    "run",
+    "run_sync",
+    "save",
+    "summarize",
+]

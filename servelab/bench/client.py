@@ -46,11 +46,19 @@ class Target:
         return headers | self.headers
 
 
-def chat_body(target: Target, prompt: str, max_tokens: int | None, stream: bool = True,
-              extra_body: dict | None = None) -> dict:
+def chat_body(
+    target: Target,
+    prompt: str,
+    max_tokens: int | None,
+    stream: bool = True,
+    extra_body: dict | None = None,
+) -> dict:
     """The JSON body of one chat completion (usage asked for, so token counts are the server's)."""
-    body: dict = {"model": target.model, "messages": [{"role": "user", "content": prompt}],
-                  "stream": stream}
+    body: dict = {
+        "model": target.model,
+        "messages": [{"role": "user", "content": prompt}],
+        "stream": stream,
+    }
     if stream:
         body["stream_options"] = {"include_usage": True}
     if max_tokens is not None:
@@ -64,8 +72,15 @@ def chat_body(target: Target, prompt: str, max_tokens: int | None, stream: bool 
 
 
 def new_record(request_id: str) -> dict:
-    return {"request_id": request_id, "sent_at": 0.0, "chunks": [], "usage": None,
-            "status": 0, "error": None, "upstream": None}
+    return {
+        "request_id": request_id,
+        "sent_at": 0.0,
+        "chunks": [],
+        "usage": None,
+        "status": 0,
+        "error": None,
+        "upstream": None,
+    }
 
 
 def handle_event(record: dict, data: str, t: float) -> None:
@@ -89,15 +104,19 @@ def handle_event(record: dict, data: str, t: float) -> None:
         if usage and usage.get("completion_tokens") is not None and running:
             before = record["usage"]["completion_tokens"] if record["usage"] else 0
             n_tokens = usage["completion_tokens"] - before
-        record["chunks"].append({
-            "t": t,
-            "text": (choice.get("delta") or {}).get("content") or "",
-            "n_tokens": n_tokens,
-            "finish_reason": choice.get("finish_reason"),
-        })
+        record["chunks"].append(
+            {
+                "t": t,
+                "text": (choice.get("delta") or {}).get("content") or "",
+                "n_tokens": n_tokens,
+                "finish_reason": choice.get("finish_reason"),
+            }
+        )
     if usage:
-        record["usage"] = {"prompt_tokens": usage.get("prompt_tokens"),
-                           "completion_tokens": usage.get("completion_tokens")}
+        record["usage"] = {
+            "prompt_tokens": usage.get("prompt_tokens"),
+            "completion_tokens": usage.get("completion_tokens"),
+        }
 
 
 def split_events(buffer: bytes) -> tuple[list[str], bytes]:
@@ -112,12 +131,14 @@ def split_events(buffer: bytes) -> tuple[list[str], bytes]:
     return payloads, rest
 
 
-async def send(pool: Pool, target: Target, body: dict, request_id: str,
-               timeout_s: float = DEFAULT_TIMEOUT_S) -> dict:
+async def send(
+    pool: Pool, target: Target, body: dict, request_id: str, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> dict:
     """POST one chat completion and return its raw-event record (never raises on HTTP errors)."""
     record = new_record(request_id)
-    request = post_bytes(pool, target.chat_path, json.dumps(body).encode(),
-                         target.request_headers(request_id))
+    request = post_bytes(
+        pool, target.chat_path, json.dumps(body).encode(), target.request_headers(request_id)
+    )
     stream = bool(body.get("stream"))
     buffer = b""
 
@@ -132,8 +153,9 @@ async def send(pool: Pool, target: Target, body: dict, request_id: str,
     try:
         conn = await pool.acquire()  # an idle keep-alive connection: no wait
         try:
-            response = await asyncio.wait_for(conn.start(request, on_data if stream else None),
-                                              timeout_s)
+            response = await asyncio.wait_for(
+                conn.start(request, on_data if stream else None), timeout_s
+            )
         except ConnectionError:
             # A reused connection the server had already closed: nothing of the request was
             # processed (no status line came back), so send it once more on a new connection,
@@ -144,7 +166,8 @@ async def send(pool: Pool, target: Target, body: dict, request_id: str,
             record["sent_at"] = time.perf_counter()
             conn = await pool.acquire(fresh=True)
             response = await asyncio.wait_for(
-                conn.start(request, on_data if stream else None), timeout_s)
+                conn.start(request, on_data if stream else None), timeout_s
+            )
         record["status"] = response.status
         record["upstream"] = response.headers.get(UPSTREAM_HEADER)
         if response.status != 200:
@@ -169,12 +192,16 @@ def whole_reply(record: dict, obj: dict, t: float) -> None:
     record["response_id"] = obj.get("id")
     usage = obj.get("usage")
     if usage:
-        record["usage"] = {"prompt_tokens": usage.get("prompt_tokens"),
-                           "completion_tokens": usage.get("completion_tokens")}
+        record["usage"] = {
+            "prompt_tokens": usage.get("prompt_tokens"),
+            "completion_tokens": usage.get("completion_tokens"),
+        }
     choice = (obj.get("choices") or [{}])[0]
-    record["chunks"].append({
-        "t": t,
-        "text": (choice.get("message") or {}).get("content") or "",
-        "n_tokens": usage.get("completion_tokens") if usage else None,
-        "finish_reason": choice.get("finish_reason"),
-    })
+    record["chunks"].append(
+        {
+            "t": t,
+            "text": (choice.get("message") or {}).get("content") or "",
+            "n_tokens": usage.get("completion_tokens") if usage else None,
+            "finish_reason": choice.get("finish_reason"),
+        }
+    )

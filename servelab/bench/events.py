@@ -111,8 +111,9 @@ def save_parquet(path: str | Path, records: list[dict], meta: dict | None = None
     keys = list(dict.fromkeys(k for r in records for k in validate(r)))  # union, in order
     table = pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in records])
     encoded = json.dumps(meta or {}, default=str).encode()
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                           PARQUET_META_KEY: encoded})
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), PARQUET_META_KEY: encoded}
+    )
     pq.write_table(table, path)
     return path
 

@@ -47,8 +47,13 @@ def floor_table() -> pd.DataFrame:
     """Floors (ms) for the course's models on the GPUs of METRICS.md (modelled, not measured)."""
     rows = []
     for gpu, bw in GPU_BANDWIDTH.items():
-        rows.append({"gpu": gpu, "bandwidth_TB_s": bw / 1e12,
-                     "llama3_8b_bf16_ms": 1000 * itl_floor(MODEL_BYTES["Llama 3 8B bf16"], bw)})
+        rows.append(
+            {
+                "gpu": gpu,
+                "bandwidth_TB_s": bw / 1e12,
+                "llama3_8b_bf16_ms": 1000 * itl_floor(MODEL_BYTES["Llama 3 8B bf16"], bw),
+            }
+        )
     return pd.DataFrame(rows).set_index("gpu")
 
 

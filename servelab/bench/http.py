@@ -138,8 +138,12 @@ class Pool:
                 conn.transport.close()
         loop = asyncio.get_running_loop()
         _, conn = await loop.create_connection(
-            Connection, self.host, self.port, ssl=self.ssl_context,
-            server_hostname=self.host if self.tls else None)
+            Connection,
+            self.host,
+            self.port,
+            ssl=self.ssl_context,
+            server_hostname=self.host if self.tls else None,
+        )
         return conn
 
     def release(self, conn: Connection) -> None:
@@ -159,7 +163,11 @@ class Pool:
 
 def post_bytes(pool: Pool, path: str, body: bytes, headers: dict[str, str]) -> bytes:
     """The bytes of a POST request with a JSON body."""
-    lines = [f"POST {path} HTTP/1.1", f"host: {pool.host_header}",
-             f"content-length: {len(body)}", "accept-encoding: identity"]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"host: {pool.host_header}",
+        f"content-length: {len(body)}",
+        "accept-encoding: identity",
+    ]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body

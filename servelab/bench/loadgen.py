@@ -138,8 +138,9 @@ class _Runner:
         self.progress = progress
         self.bar = None
 
-    async def one(self, pool: Pool, i: int, warmup: bool,
-                  scheduled_at: float | None = None) -> None:
+    async def one(
+        self, pool: Pool, i: int, warmup: bool, scheduled_at: float | None = None
+    ) -> None:
         body, entry = self.workload.body(self.target, i)
         prefix = "warmup" if warmup else self.run_id
         record = await send(pool, self.target, body, f"{prefix}-{i:06d}")
@@ -152,8 +153,9 @@ class _Runner:
         if self.bar is not None and not warmup:
             self.bar.update(1)
 
-    async def closed(self, pool, concurrency: int, n: int | None, deadline: float | None,
-                     warmup: bool = False) -> None:
+    async def closed(
+        self, pool, concurrency: int, n: int | None, deadline: float | None, warmup: bool = False
+    ) -> None:
         """``concurrency`` workers, each sending its next request when the last one ends."""
         counter = itertools.count()
 
@@ -201,8 +203,13 @@ class _Runner:
             if load.warmup:  # same concurrency as the run (or 1): connections and caches warm
                 await self.closed(pool, load.max_concurrency or 1, load.warmup, None, True)
             total = load.num_requests
-            self.bar = tqdm(total=total, desc=load.describe(), unit="req",
-                            disable=not self.progress, leave=False)
+            self.bar = tqdm(
+                total=total,
+                desc=load.describe(),
+                unit="req",
+                disable=not self.progress,
+                leave=False,
+            )
             # No garbage collection while measuring: a full collection over a big heap stalls
             # the event loop for tens of ms (measured: a 250 ms ITL p99 at 64 streams that the
             # server never sent). Records hold no reference cycles, so little piles up.
@@ -227,11 +234,18 @@ class _Runner:
             "run_id": self.run_id,
             "started_at": datetime.fromtimestamp(started_wall, UTC).isoformat(),
             "target": {"base_url": self.target.base_url, "model": self.target.model},
-            "load": asdict(load) | {"description": load.describe(),  # JSON has no Infinity
-                                    "request_rate": str(load.request_rate)},
-            "workload": {"name": self.workload.name, "prompts": len(self.workload.prompts),
-                         "max_tokens": self.workload.max_tokens, "stream": self.workload.stream,
-                         "extra_body": self.workload.extra_body},
+            "load": asdict(load)
+            | {
+                "description": load.describe(),  # JSON has no Infinity
+                "request_rate": str(load.request_rate),
+            },
+            "workload": {
+                "name": self.workload.name,
+                "prompts": len(self.workload.prompts),
+                "max_tokens": self.workload.max_tokens,
+                "stream": self.workload.stream,
+                "extra_body": self.workload.extra_body,
+            },
             "duration_s": elapsed,
             "client": {
                 "cpu_s": cpu,

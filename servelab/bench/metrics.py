@@ -116,24 +116,28 @@ def per_request(records: Iterable[dict], include_warmup: bool = False) -> pd.Dat
     for r in measured(records, include_warmup):
         n, source = output_tokens(r)
         gaps = itls(r)
-        rows.append({
-            "request_id": r["request_id"],
-            "ok": ok(r),
-            "status": r["status"],
-            "error": r["error"],
-            "upstream": r.get("upstream"),
-            "sent_at": r["sent_at"],
-            "ttft": ttft(r),
-            "ttfct": ttfct(r),
-            "tpot": tpot(r),
-            "e2e": e2e(r),
-            "itl_mean": float(np.mean(gaps)) if gaps else None,
-            "n_chunks": len(r["chunks"]),
-            "n_content_chunks": len(content_chunks(r)),
-            "output_tokens": n,
-            "token_source": source,
-            "prompt_tokens": (r.get("usage") or {}).get("prompt_tokens", r.get("prompt_tokens")),
-        })
+        rows.append(
+            {
+                "request_id": r["request_id"],
+                "ok": ok(r),
+                "status": r["status"],
+                "error": r["error"],
+                "upstream": r.get("upstream"),
+                "sent_at": r["sent_at"],
+                "ttft": ttft(r),
+                "ttfct": ttfct(r),
+                "tpot": tpot(r),
+                "e2e": e2e(r),
+                "itl_mean": float(np.mean(gaps)) if gaps else None,
+                "n_chunks": len(r["chunks"]),
+                "n_content_chunks": len(content_chunks(r)),
+                "output_tokens": n,
+                "token_source": source,
+                "prompt_tokens": (r.get("usage") or {}).get(
+                    "prompt_tokens", r.get("prompt_tokens")
+                ),
+            }
+        )
     frame = pd.DataFrame(rows)
     for col in ("ttft", "ttfct", "tpot", "e2e", "itl_mean"):
         if col in frame:
@@ -146,8 +150,9 @@ def duration(records: Sequence[dict]) -> float:
     if not records:
         return 0.0
     start = min(r["sent_at"] for r in records)
-    ends = [r.get("done_at") or (r["chunks"][-1]["t"] if r["chunks"] else r["sent_at"])
-            for r in records]
+    ends = [
+        r.get("done_at") or (r["chunks"][-1]["t"] if r["chunks"] else r["sent_at"]) for r in records
+    ]
     return max(ends) - start
 
 
@@ -171,15 +176,20 @@ def meets_slos(record: dict, slos: dict[str, float]) -> bool:
     return True
 
 
-def run_stats(records: Iterable[dict], slos: dict[str, float] | None = None,
-              duration_s: float | None = None, include_warmup: bool = False) -> dict:
+def run_stats(
+    records: Iterable[dict],
+    slos: dict[str, float] | None = None,
+    duration_s: float | None = None,
+    include_warmup: bool = False,
+) -> dict:
     """Run-level numbers: counts, throughputs over the benchmark duration, goodput."""
     recs = measured(records, include_warmup)
     dur = duration_s if duration_s is not None else duration(recs)
     good = [r for r in recs if ok(r)]
     out_tokens = sum(output_tokens(r)[0] for r in good)
-    in_tokens = sum(((r.get("usage") or {}).get("prompt_tokens") or r.get("prompt_tokens") or 0)
-                    for r in good)
+    in_tokens = sum(
+        ((r.get("usage") or {}).get("prompt_tokens") or r.get("prompt_tokens") or 0) for r in good
+    )
     per_s = (lambda x: x / dur) if dur > 0 else (lambda x: math.nan)
     stats = {
         "requests": len(recs),
@@ -193,8 +203,14 @@ def run_stats(records: Iterable[dict], slos: dict[str, float] | None = None,
     }
     if slos:
         met = sum(meets_slos(r, slos) for r in recs)
-        stats.update({"slos_ms": dict(slos), "good_requests": met, "goodput": per_s(met),
-                      "slo_attainment": met / len(recs) if recs else math.nan})
+        stats.update(
+            {
+                "slos_ms": dict(slos),
+                "good_requests": met,
+                "goodput": per_s(met),
+                "slo_attainment": met / len(recs) if recs else math.nan,
+            }
+        )
     return stats
 
 
@@ -203,17 +219,22 @@ def distribution(values: Sequence[float], percentiles: Sequence[float]) -> dict:
     arr = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
     row: dict[str, float] = {"count": len(arr)}
     if len(arr) == 0:
-        return row | {k: math.nan for k in ["mean", "std", "min"]
-                      + [f"p{p:g}" for p in percentiles] + ["max"]}
+        return row | {
+            k: math.nan for k in ["mean", "std", "min"] + [f"p{p:g}" for p in percentiles] + ["max"]
+        }
     row |= {"mean": arr.mean(), "std": arr.std(), "min": arr.min()}
     row |= {f"p{p:g}": float(np.percentile(arr, p)) for p in percentiles}
     row["max"] = arr.max()
     return row
 
 
-def summarize(records: Iterable[dict], slos: dict[str, float] | None = None,
-              percentiles: Sequence[float] = DEFAULT_PERCENTILES,
-              duration_s: float | None = None, include_warmup: bool = False) -> pd.DataFrame:
+def summarize(
+    records: Iterable[dict],
+    slos: dict[str, float] | None = None,
+    percentiles: Sequence[float] = DEFAULT_PERCENTILES,
+    duration_s: float | None = None,
+    include_warmup: bool = False,
+) -> pd.DataFrame:
     """Percentiles of every latency metric over the successful requests, in milliseconds.
 
     Rows: ttft, ttfct, itl (all gaps of all requests pooled, like vLLM), tpot, e2e. Columns:
@@ -229,8 +250,9 @@ def summarize(records: Iterable[dict], slos: dict[str, float] | None = None,
         "tpot": [tpot(r) for r in good],
         "e2e": [e2e(r) for r in good],
     }
-    frame = pd.DataFrame({name: distribution(values, percentiles)
-                          for name, values in series.items()}).T
+    frame = pd.DataFrame(
+        {name: distribution(values, percentiles) for name, values in series.items()}
+    ).T
     ms_columns = [c for c in frame.columns if c != "count"]
     frame[ms_columns] = frame[ms_columns] * 1000
     frame["count"] = frame["count"].astype(int)
@@ -239,12 +261,16 @@ def summarize(records: Iterable[dict], slos: dict[str, float] | None = None,
     return frame
 
 
-def report(records: Iterable[dict], slos: dict[str, float] | None = None,
-           percentiles: Sequence[float] = DEFAULT_PERCENTILES,
-           duration_s: float | None = None) -> str:
+def report(
+    records: Iterable[dict],
+    slos: dict[str, float] | None = None,
+    percentiles: Sequence[float] = DEFAULT_PERCENTILES,
+    duration_s: float | None = None,
+) -> str:
     """A printable summary: run-level numbers, then the latency table."""
     table = summarize(records, slos, percentiles, duration_s)
     run = table.attrs["run"]
-    lines = [f"{k:>24}: {v:.3f}" if isinstance(v, float) else f"{k:>24}: {v}"
-             for k, v in run.items()]
+    lines = [
+        f"{k:>24}: {v:.3f}" if isinstance(v, float) else f"{k:>24}: {v}" for k, v in run.items()
+    ]
     return "\n".join(lines) + "\n\n" + table.round(3).to_string()

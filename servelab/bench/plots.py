@@ -14,10 +14,19 @@ import pandas as pd
 
 from . import metrics
 
-METRIC_FUNCS = {"ttft": metrics.ttft, "ttfct": metrics.ttfct, "tpot": metrics.tpot,
-                "e2e": metrics.e2e}
-LABELS = {"ttft": "TTFT", "ttfct": "time to first content token", "itl": "ITL (per chunk)",
-          "tpot": "TPOT", "e2e": "end-to-end latency"}
+METRIC_FUNCS = {
+    "ttft": metrics.ttft,
+    "ttfct": metrics.ttfct,
+    "tpot": metrics.tpot,
+    "e2e": metrics.e2e,
+}
+LABELS = {
+    "ttft": "TTFT",
+    "ttfct": "time to first content token",
+    "itl": "ITL (per chunk)",
+    "tpot": "TPOT",
+    "e2e": "end-to-end latency",
+}
 
 
 def _axes(ax):
@@ -36,8 +45,12 @@ def values_ms(records: Sequence[dict], metric: str) -> np.ndarray:
     return 1000 * np.array([v for v in vals if v is not None], dtype=float)
 
 
-def latency_cdf(runs: Mapping[str, Sequence[dict]] | Sequence[dict], metric: str = "ttft",
-                ax=None, log: bool = False):
+def latency_cdf(
+    runs: Mapping[str, Sequence[dict]] | Sequence[dict],
+    metric: str = "ttft",
+    ax=None,
+    log: bool = False,
+):
     """Empirical CDF of ``metric`` for one run or several (``{"label": records}``).
 
     The median and p99 are marked: where the curve flattens at the top is the tail.
@@ -55,8 +68,14 @@ def latency_cdf(runs: Mapping[str, Sequence[dict]] | Sequence[dict], metric: str
             x = np.percentile(vals, q)
             ax.plot([x], [q / 100], "o", color=line.get_color(), ms=4)
             if len(runs) == 1:  # with several curves the labels would collide
-                ax.annotate(f"p{q} {x:.1f}", (x, q / 100), textcoords="offset points",
-                            xytext=(5, -10), fontsize=8, color=line.get_color())
+                ax.annotate(
+                    f"p{q} {x:.1f}",
+                    (x, q / 100),
+                    textcoords="offset points",
+                    xytext=(5, -10),
+                    fontsize=8,
+                    color=line.get_color(),
+                )
     ax.set_xlabel(f"{LABELS.get(metric, metric)} (ms)")
     ax.set_ylabel("fraction of requests" if metric != "itl" else "fraction of gaps")
     ax.set_ylim(0, 1.02)
@@ -84,19 +103,30 @@ def sweep_table(runs: Mapping[float, Sequence[dict]], percentiles=(50, 99)) -> p
     return pd.DataFrame(rows).set_index("level").sort_index()
 
 
-def vs_load(table: pd.DataFrame, metrics_: Sequence[str] = ("ttft", "itl"),
-            xlabel: str = "concurrency", ax=None):
+def vs_load(
+    table: pd.DataFrame,
+    metrics_: Sequence[str] = ("ttft", "itl"),
+    xlabel: str = "concurrency",
+    ax=None,
+):
     """p50 and p99 against load, with output throughput on a second axis: find the knee.
 
     Past the knee, throughput stops rising while latency keeps climbing.
     """
     ax = _axes(ax)
     for metric in metrics_:
-        (line,) = ax.plot(table.index, table[f"{metric}_p50"], "o-",
-                          label=f"{LABELS.get(metric, metric)} p50")
+        (line,) = ax.plot(
+            table.index, table[f"{metric}_p50"], "o-", label=f"{LABELS.get(metric, metric)} p50"
+        )
         if f"{metric}_p99" in table:
-            ax.plot(table.index, table[f"{metric}_p99"], "o--", color=line.get_color(),
-                    alpha=0.6, label=f"{LABELS.get(metric, metric)} p99")
+            ax.plot(
+                table.index,
+                table[f"{metric}_p99"],
+                "o--",
+                color=line.get_color(),
+                alpha=0.6,
+                label=f"{LABELS.get(metric, metric)} p99",
+            )
     ax.set_xlabel(xlabel)
     ax.set_ylabel("latency (ms)")
     ax.set_xscale("log", base=2)
@@ -104,8 +134,9 @@ def vs_load(table: pd.DataFrame, metrics_: Sequence[str] = ("ttft", "itl"),
     ax.grid(alpha=0.3, which="both")
     if "output_throughput" in table:
         twin = ax.twinx()
-        twin.plot(table.index, table["output_throughput"], "s:", color="grey",
-                  label="output tokens/s")
+        twin.plot(
+            table.index, table["output_throughput"], "s:", color="grey", label="output tokens/s"
+        )
         twin.set_ylabel("output tokens/s", color="grey")
         twin.legend(loc="upper center", fontsize=8)
     ax.legend(loc="upper left", fontsize=8)
@@ -114,8 +145,13 @@ def vs_load(table: pd.DataFrame, metrics_: Sequence[str] = ("ttft", "itl"),
 
 
 #: Colours of timeline segments: client-only view, then server-told phases.
-SEGMENT_COLORS = {"waiting": "#f2c14e", "streaming": "#3a86ff", "queued": "#bbbbbb",
-                  "prefill": "#f2c14e", "decode": "#3a86ff"}
+SEGMENT_COLORS = {
+    "waiting": "#f2c14e",
+    "streaming": "#3a86ff",
+    "queued": "#bbbbbb",
+    "prefill": "#f2c14e",
+    "decode": "#3a86ff",
+}
 
 
 def timeline(records: Sequence[dict], n: int = 16, ax=None, chunks: bool = True):
@@ -140,16 +176,25 @@ def timeline(records: Sequence[dict], n: int = 16, ax=None, chunks: bool = True)
         elif not segments:
             segments = [("waiting", r["sent_at"], r.get("done_at") or r["sent_at"])]
         for name, start, end in segments:
-            ax.barh(row, 1000 * (end - start), left=1000 * (start - t0), height=0.6,
-                    color=SEGMENT_COLORS.get(name, "#999999"),
-                    label=name if name not in used else None)
+            ax.barh(
+                row,
+                1000 * (end - start),
+                left=1000 * (start - t0),
+                height=0.6,
+                color=SEGMENT_COLORS.get(name, "#999999"),
+                label=name if name not in used else None,
+            )
             used.add(name)
         if chunks:
             ticks = [1000 * (c["t"] - t0) for c in r["chunks"] if c["text"]]
             ax.plot(ticks, [row] * len(ticks), "|", color="black", ms=5, alpha=0.6)
         if not metrics.ok(r):
-            ax.annotate("error", (1000 * (r.get("done_at", r["sent_at"]) - t0), row),
-                        color="red", fontsize=8)
+            ax.annotate(
+                "error",
+                (1000 * (r.get("done_at", r["sent_at"]) - t0), row),
+                color="red",
+                fontsize=8,
+            )
     ax.set_yticks(range(len(recs)), [r["request_id"][-6:] for r in recs], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("time since the first request was sent (ms)")
@@ -158,8 +203,9 @@ def timeline(records: Sequence[dict], n: int = 16, ax=None, chunks: bool = True)
     return ax
 
 
-def itl_vs_floor(records: Sequence[dict], floor_s: float, floor_label: str = "floor",
-                 ax=None, bins: int = 50):
+def itl_vs_floor(
+    records: Sequence[dict], floor_s: float, floor_label: str = "floor", ax=None, bins: int = 50
+):
     """Histogram of measured per-chunk ITL with the physical floor drawn beside it."""
     ax = _axes(ax)
     vals = values_ms(records, "itl")
@@ -167,12 +213,22 @@ def itl_vs_floor(records: Sequence[dict], floor_s: float, floor_label: str = "fl
         raise ValueError("no inter-chunk gaps in these records")
     floor_ms = 1000 * floor_s
     top = max(float(np.percentile(vals, 99)) * 1.5, floor_ms * 1.5)  # rare stalls off-scale
-    ax.hist(np.clip(vals, 0, top), bins=bins, range=(0, top), color="#3a86ff", alpha=0.8,
-            label="measured ITL (last bin: everything slower)")
+    ax.hist(
+        np.clip(vals, 0, top),
+        bins=bins,
+        range=(0, top),
+        color="#3a86ff",
+        alpha=0.8,
+        label="measured ITL (last bin: everything slower)",
+    )
     ax.axvline(floor_ms, color="red", lw=2, label=f"{floor_label}: {floor_ms:.2f} ms")
     median = float(np.median(vals))
-    ax.axvline(median, color="black", ls="--", label=f"median {median:.2f} ms "
-               f"({median / floor_ms:.1f}x the floor)")
+    ax.axvline(
+        median,
+        color="black",
+        ls="--",
+        label=f"median {median:.2f} ms ({median / floor_ms:.1f}x the floor)",
+    )
     ax.set_xlabel("inter-chunk latency (ms)")
     ax.set_ylabel("gaps")
     ax.legend(fontsize=8)

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from servelab.paths import CACHE, DATASETS
+from servelab_base.paths import CACHE, DATASETS
 
 PROMPTS_DIR = DATASETS / "prompts"
 TOKENIZER_DIR = CACHE / "models" / "smollm2-135m-instruct"
@@ -51,20 +51,27 @@ def _tokenizer():
 
 
 def _entry(tok, pid: str, prompt: str, source: str) -> dict:
-    chat = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=True,
-                                   add_generation_prompt=True)
+    chat = tok.apply_chat_template(
+        [{"role": "user", "content": prompt}], tokenize=True, add_generation_prompt=True
+    )
     ids = chat["input_ids"] if isinstance(chat, dict) or hasattr(chat, "keys") else chat
-    return {"id": pid, "prompt": prompt,
-            "text_tokens": len(tok(prompt, add_special_tokens=False).input_ids),
-            "prompt_tokens": len(ids), "source": source}
+    return {
+        "id": pid,
+        "prompt": prompt,
+        "text_tokens": len(tok(prompt, add_special_tokens=False).input_ids),
+        "prompt_tokens": len(ids),
+        "source": source,
+    }
 
 
 def build() -> None:
     """Write short_chat.jsonl and long_context.jsonl from the hand-written texts beside them."""
     tok = _tokenizer()
     questions = (PROMPTS_DIR / "questions.txt").read_text().splitlines()
-    rows = [_entry(tok, f"short-{i:02d}", q, "questions.txt (written for servelab)")
-            for i, q in enumerate(q for q in questions if q.strip())]
+    rows = [
+        _entry(tok, f"short-{i:02d}", q, "questions.txt (written for servelab)")
+        for i, q in enumerate(q for q in questions if q.strip())
+    ]
     _write("short_chat", rows)
     paragraphs = [p for p in (PROMPTS_DIR / "paragraphs.txt").read_text().splitlines() if p]
     rows = []
@@ -75,8 +82,14 @@ def build() -> None:
                 parts.append(paragraphs[i % len(paragraphs)])
                 i += 1
             prompt = "\n\n".join(parts) + LONG_QUESTION
-            rows.append(_entry(tok, f"long{target}-{start:02d}", prompt,
-                               f"paragraphs.txt (written for servelab), >= {target} tokens"))
+            rows.append(
+                _entry(
+                    tok,
+                    f"long{target}-{start:02d}",
+                    prompt,
+                    f"paragraphs.txt (written for servelab), >= {target} tokens",
+                )
+            )
     _write("long_context", rows)
 
 

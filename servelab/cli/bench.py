@@ -16,7 +16,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from servelab.config import get_settings
+from servelab_base.config import get_settings
 
 
 def parse_goodput(items: list[str] | None) -> dict[str, float]:
@@ -29,7 +29,8 @@ def parse_goodput(items: list[str] | None) -> dict[str, float]:
         key = "e2e" if name == "e2el" else name
         if not sep or key not in SLO_METRICS:
             raise argparse.ArgumentTypeError(
-                f"--goodput takes NAME:MS with NAME in {SLO_METRICS} (or e2el); got {item!r}")
+                f"--goodput takes NAME:MS with NAME in {SLO_METRICS} (or e2el); got {item!r}"
+            )
         slos[key] = float(value)
     return slos
 
@@ -62,34 +63,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         slos = parse_goodput(args.goodput)
-        target = Target(_base_url(args), args.model, api_key=os.environ.get(args.api_key_env),
-                        headers=parse_headers(args.header))
+        target = Target(
+            _base_url(args),
+            args.model,
+            api_key=os.environ.get(args.api_key_env),
+            headers=parse_headers(args.header),
+        )
         prompts = load_prompts(args.dataset_name)
         extra = json.loads(args.extra_body) if args.extra_body else {}
         if args.ignore_eos:
             extra["ignore_eos"] = True
-        load = Load(max_concurrency=args.max_concurrency, request_rate=args.request_rate,
-                    burstiness=args.burstiness, num_requests=args.num_prompts,
-                    duration_s=args.duration, warmup=args.num_warmups, seed=args.seed)
+        load = Load(
+            max_concurrency=args.max_concurrency,
+            request_rate=args.request_rate,
+            burstiness=args.burstiness,
+            num_requests=args.num_prompts,
+            duration_s=args.duration,
+            warmup=args.num_warmups,
+            seed=args.seed,
+        )
     except (ValueError, FileNotFoundError, argparse.ArgumentTypeError) as exc:
         print(f"servelab bench: {exc}")
         return 2
-    workload = Workload(prompts, max_tokens=args.output_len, extra_body=extra,
-                        name=str(args.dataset_name))
+    workload = Workload(
+        prompts, max_tokens=args.output_len, extra_body=extra, name=str(args.dataset_name)
+    )
     print(f"target {target.base_url} model {target.model}; {load.describe()}")
     result = run_sync(target, workload, load, progress=not args.disable_tqdm)
     percentiles = [float(p) for p in args.metric_percentiles.split(",")]
     print(metrics.report(result.records, slos, percentiles, result.meta["duration_s"]))
     client = result.meta["client"]
-    print(f"\nclient CPU: {client['cpu_s']:.3f} s "
-          f"({client['cpu_per_request_ms'] or 0:.3f} ms per request, "
-          f"{100 * (client['cpu_util_of_one_core'] or 0):.1f}% of one core)")
+    print(
+        f"\nclient CPU: {client['cpu_s']:.3f} s "
+        f"({client['cpu_per_request_ms'] or 0:.3f} ms per request, "
+        f"{100 * (client['cpu_util_of_one_core'] or 0):.1f}% of one core)"
+    )
     if args.save_result:
         name = args.result_filename or (
             f"servelab-{args.request_rate}qps-c{args.max_concurrency}-"
-            f"{datetime.now():%Y%m%d-%H%M%S}.jsonl")
-        path = events.save(Path(args.result_dir or ".") / name, result.records,
-                           result.meta | {"slos_ms": slos})
+            f"{datetime.now():%Y%m%d-%H%M%S}.jsonl"
+        )
+        path = events.save(
+            Path(args.result_dir or ".") / name, result.records, result.meta | {"slos_ms": slos}
+        )
         print(f"saved raw events: {path}")
     return 0 if any(metrics.ok(r) for r in result.records) else 1
 
@@ -121,10 +137,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
     fig, axes = plt.subplots(1, 3, figsize=(18, 5))
     plots.latency_cdf(run.records, "ttft", ax=axes[0])
     plots.timeline(run.records, n=16, ax=axes[1])
-    floor = floors.itl_floor(floors.MODEL_BYTES[args.floor_model],
-                             floors.GPU_BANDWIDTH[args.floor_gpu])
-    plots.itl_vs_floor(run.records, floor, f"{args.floor_gpu} {args.floor_model} floor",
-                       ax=axes[2])
+    floor = floors.itl_floor(
+        floors.MODEL_BYTES[args.floor_model], floors.GPU_BANDWIDTH[args.floor_gpu]
+    )
+    plots.itl_vs_floor(run.records, floor, f"{args.floor_gpu} {args.floor_model} floor", ax=axes[2])
     fig.tight_layout()
     path = out / f"{stem}.png"
     fig.savefig(path, dpi=100)
@@ -140,8 +156,10 @@ def cmd_floors(args: argparse.Namespace) -> int:
     if args.measure:
         bw = floors.measure_memory_bandwidth()
         smol = floors.itl_floor(floors.MODEL_BYTES["SmolLM2-135M bf16"], bw)
-        print(f"\nthis machine, MEASURED single-thread copy bandwidth: {bw / 1e9:.1f} GB/s -> "
-              f"SmolLM2-135M bf16 floor about {1000 * smol:.1f} ms")
+        print(
+            f"\nthis machine, MEASURED single-thread copy bandwidth: {bw / 1e9:.1f} GB/s -> "
+            f"SmolLM2-135M bf16 floor about {1000 * smol:.1f} ms"
+        )
     return 0
 
 
@@ -156,15 +174,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--host", default=settings.host)
     s.add_argument("--port", type=int, default=settings.gateway_port)
     s.add_argument("--model", default=settings.model)
-    s.add_argument("--api-key-env", default="OPENAI_API_KEY",
-                   help="environment variable holding the API key (sent as Bearer)")
-    s.add_argument("--dataset-name", default="short_chat",
-                   help="prompt set in datasets/prompts/ or a .jsonl path")
+    s.add_argument(
+        "--api-key-env",
+        default="OPENAI_API_KEY",
+        help="environment variable holding the API key (sent as Bearer)",
+    )
+    s.add_argument(
+        "--dataset-name",
+        default="short_chat",
+        help="prompt set in datasets/prompts/ or a .jsonl path",
+    )
     s.add_argument("--num-prompts", type=int, default=100)
     s.add_argument("--duration", type=float, help="stop issuing requests after this many s")
     s.add_argument("--max-concurrency", type=int, default=None)
-    s.add_argument("--request-rate", type=float, default=math.inf,
-                   help="requests/s (inf: all at once, or closed loop with --max-concurrency)")
+    s.add_argument(
+        "--request-rate",
+        type=float,
+        default=math.inf,
+        help="requests/s (inf: all at once, or closed loop with --max-concurrency)",
+    )
     s.add_argument("--burstiness", type=float, default=1.0, help="1 = Poisson; gamma shape")
     s.add_argument("--num-warmups", type=int, default=0)
     s.add_argument("--seed", type=int, default=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from servelab import course
+from servelab.grading import release as course
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

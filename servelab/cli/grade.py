@@ -1,10 +1,10 @@
 """`servelab grade`: the instructor's workflow (docs/instructor.md).
 
-    servelab grade collect LAB --from EXPORT_DIR     (or --exchange)
-    servelab grade autograde LAB [--jobs N]          sandboxed, parallel
-    servelab grade feedback LAB                      HTML without hidden tests
-    servelab grade export                            CSV per student / per question + plot
-    servelab grade all LAB --from EXPORT_DIR         the four steps in order
+servelab grade collect LAB --from EXPORT_DIR     (or --exchange)
+servelab grade autograde LAB [--jobs N]          sandboxed, parallel
+servelab grade feedback LAB                      HTML without hidden tests
+servelab grade export                            CSV per student / per question + plot
+servelab grade all LAB --from EXPORT_DIR         the four steps in order
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from servelab.config import get_settings
+from servelab_base.config import get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,28 +50,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _source_args(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--from", dest="source", type=Path,
-                     help="a folder of submissions: one folder per student, or files named "
-                          "<student>_<...>.ipynb (an LMS export)")
+    src.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        help="a folder of submissions: one folder per student, or files named "
+        "<student>_<...>.ipynb (an LMS export)",
+    )
     src.add_argument("--exchange", action="store_true", help="nbgrader's exchange")
     p.add_argument("--pattern", help="regex with a (?P<student>...) group for flat file names")
 
 
 def _autograde_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--student", action="append", default=[], help="only these students")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                   help="submissions graded at the same time (default: CPU cores)")
-    p.add_argument("--allow-port", type=int, action="append", default=[],
-                   help="host loopback port the notebooks may connect to")
-    p.add_argument("--allow-stack", action="store_true",
-                   help="let notebooks reach the embedded stack's loopback ports")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="submissions graded at the same time (default: CPU cores)",
+    )
+    p.add_argument(
+        "--allow-port",
+        type=int,
+        action="append",
+        default=[],
+        help="host loopback port the notebooks may connect to",
+    )
+    p.add_argument(
+        "--allow-stack",
+        action="store_true",
+        help="let notebooks reach the embedded stack's loopback ports",
+    )
     p.add_argument("--cell-timeout", type=int, help="seconds per cell (default: course config)")
     p.add_argument("--wall-timeout", type=float, help="seconds per notebook (default: 600)")
     p.add_argument("--memory-mb", type=int, help="address space per process (default: 4096)")
 
 
 def _course():
-    from servelab.grading.course import Course
+    from servelab.grading.coursedir import Course
 
     return Course.load()
 
@@ -106,8 +122,11 @@ def run_autograde(args: argparse.Namespace) -> int:
         overrides["wall_seconds"] = args.wall_timeout
     if args.memory_mb:
         overrides["memory_bytes"] = args.memory_mb * 2**20
-    options = SandboxOptions(allowed_ports=tuple(sorted(set(ports))),
-                             limit_overrides=overrides, cell_timeout=args.cell_timeout)
+    options = SandboxOptions(
+        allowed_ports=tuple(sorted(set(ports))),
+        limit_overrides=overrides,
+        cell_timeout=args.cell_timeout,
+    )
 
     def progress(r) -> None:
         status = f"{r.score:g}/{r.max_score:g}" if r.success else "FAILED"
@@ -119,8 +138,10 @@ def run_autograde(args: argparse.Namespace) -> int:
     print(f"autograding {args.lab} with {args.jobs} jobs (sandboxed)")
     results = autograde(course, args.lab, args.student or None, args.jobs, options, progress)
     failed = [r.student for r in results if not r.success]
-    print(f"graded {len(results) - len(failed)} of {len(results)} submissions"
-          + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    print(
+        f"graded {len(results) - len(failed)} of {len(results)} submissions"
+        + (f"; FAILED: {', '.join(failed)}" if failed else "")
+    )
     return 1 if failed or not results else 0
 
 
@@ -141,8 +162,10 @@ def run_export(args: argparse.Namespace) -> int:
     from servelab.grading.export import export
 
     done = export(_course(), args.lab or None, args.out)
-    print(f"{done.student_rows} rows -> {done.students_csv}\n"
-          f"{done.question_rows} rows -> {done.questions_csv}\nplot -> {done.plot}")
+    print(
+        f"{done.student_rows} rows -> {done.students_csv}\n"
+        f"{done.question_rows} rows -> {done.questions_csv}\nplot -> {done.plot}"
+    )
     return 0
 
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from servelab.config import get_settings
+from servelab_base.config import get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,14 +23,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_prepare)
 
     p = subparsers.add_parser("up", help="start the reference stack and wait until it is healthy")
-    p.add_argument("--profile", default=None,
-                   help="profile name (default: cpu, or SERVELAB_PROFILE)")
-    p.add_argument("--service", action="append", default=None, metavar="NAME",
-                   help="start only this service (repeatable)")
+    p.add_argument(
+        "--profile", default=None, help="profile name (default: cpu, or SERVELAB_PROFILE)"
+    )
+    p.add_argument(
+        "--service",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="start only this service (repeatable)",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the commands, start nothing")
-    p.add_argument("--dummy-weights", action="store_true",
-                   help="GPU profiles: random weights with the real model shapes "
-                        "(--load-format dummy; no Hugging Face token needed)")
+    p.add_argument(
+        "--dummy-weights",
+        action="store_true",
+        help="GPU profiles: random weights with the real model shapes "
+        "(--load-format dummy; no Hugging Face token needed)",
+    )
     p.set_defaults(func=run_up)
 
     p = subparsers.add_parser("down", help="stop every service `servelab up` started")
@@ -99,8 +108,11 @@ def run_up(args: argparse.Namespace) -> int:
         return 2
     settings = get_settings()
     if args.dummy_weights and profile.model is None:
-        print(f"[up] ERROR: profile {profile.name!r} has no --dummy-weights variant (the GPU "
-              "profiles have one)", file=sys.stderr)
+        print(
+            f"[up] ERROR: profile {profile.name!r} has no --dummy-weights variant (the GPU "
+            "profiles have one)",
+            file=sys.stderr,
+        )
         return 2
     if args.dry_run:
         try:
@@ -124,8 +136,11 @@ def run_up(args: argparse.Namespace) -> int:
     for name, error in result.errors.items():
         print(f"[up] FAILED {name}: {error}", file=sys.stderr)
     if not result.ok:
-        print(f"[up] {len(result.errors)} service(s) failed; the others keep running. "
-              "Details: `servelab logs NAME`; stop all: `servelab down`.", file=sys.stderr)
+        print(
+            f"[up] {len(result.errors)} service(s) failed; the others keep running. "
+            "Details: `servelab logs NAME`; stop all: `servelab down`.",
+            file=sys.stderr,
+        )
         return 1
     say(f"[up] stack healthy in {time.monotonic() - started:.1f} s")
     return 0
@@ -161,8 +176,9 @@ def run_status(args: argparse.Namespace) -> int:
 def run_logs(args: argparse.Namespace) -> int:
     from reference_stack.stack import supervisor
 
-    names = [args.service] if args.service else sorted(
-        p.stem for p in supervisor.LOG_DIR.glob("*.log"))
+    names = (
+        [args.service] if args.service else sorted(p.stem for p in supervisor.LOG_DIR.glob("*.log"))
+    )
     if not names:
         print("no logs yet: start the stack with `servelab up`", file=sys.stderr)
         return 1

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from servelab.grading.course import Course, check_student_id
+from servelab.grading.coursedir import Course, check_student_id
 from servelab.grading.sandbox import check_available
 
 # The steps nbgrader's autograde runs after sanitizing a notebook (nbgrader 0.9.6's defaults),
@@ -99,8 +99,9 @@ def protect(course: Course) -> None:
             folder.chmod(0o700)
 
 
-def grade_in_worker(config_dir: str, lab: str, student: str, snapshot: str, work: str,
-                    sandbox: dict[str, Any]) -> dict[str, Any]:
+def grade_in_worker(
+    config_dir: str, lab: str, student: str, snapshot: str, work: str, sandbox: dict[str, Any]
+) -> dict[str, Any]:
     """Run nbgrader's autograde for one student against a private gradebook copy (a worker)."""
     from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
@@ -115,17 +116,24 @@ def grade_in_worker(config_dir: str, lab: str, student: str, snapshot: str, work
     db = folder / "gradebook.db"
     shutil.copyfile(snapshot, db)
     config = Config(course.config)
-    config.merge(Config({
-        "CourseDirectory": {"autograded_directory": str(folder / "autograded"),
-                            "db_url": f"sqlite:///{db}",
-                            "assignment_id": lab, "student_id": student},
-        "Autograde": {"autograde_preprocessors": AUTOGRADE_STEPS},
-        "SandboxedKernelManager": {
-            "hidden_paths": [*map(str, course.secret_paths()), *sandbox["extra_hidden"]],
-            "allowed_ports": list(sandbox["allowed_ports"]),
-            "limit_overrides": dict(sandbox["limit_overrides"]),
-        },
-    }))
+    config.merge(
+        Config(
+            {
+                "CourseDirectory": {
+                    "autograded_directory": str(folder / "autograded"),
+                    "db_url": f"sqlite:///{db}",
+                    "assignment_id": lab,
+                    "student_id": student,
+                },
+                "Autograde": {"autograde_preprocessors": AUTOGRADE_STEPS},
+                "SandboxedKernelManager": {
+                    "hidden_paths": [*map(str, course.secret_paths()), *sandbox["extra_hidden"]],
+                    "allowed_ports": list(sandbox["allowed_ports"]),
+                    "limit_overrides": dict(sandbox["limit_overrides"]),
+                },
+            }
+        )
+    )
     if sandbox["cell_timeout"]:
         config.Execute.timeout = int(sandbox["cell_timeout"])
     coursedir = CourseDirectory(config=config)
@@ -155,9 +163,11 @@ def merge_scores(course: Course, lab: str, student: str, worker_db: Path) -> tup
     from nbgrader.api import Gradebook
     from sqlalchemy.exc import SAWarning
 
-    with warnings.catch_warnings(), \
-            Gradebook(f"sqlite:///{worker_db}", course.course_id) as worker, \
-            Gradebook(course.db_url, course.course_id) as main:
+    with (
+        warnings.catch_warnings(),
+        Gradebook(f"sqlite:///{worker_db}", course.course_id) as worker,
+        Gradebook(course.db_url, course.course_id) as main,
+    ):
         # nbgrader's add_submission reads relationships before adding the new row to the
         # session; SQLAlchemy warns, nbgrader's own autograde gets the same (harmless) warning.
         warnings.simplefilter("ignore", SAWarning)
@@ -189,9 +199,14 @@ def install_graded_notebook(course: Course, lab: str, student: str, graded: Path
     shutil.rmtree(old, ignore_errors=True)
 
 
-def autograde(course: Course, lab: str, students: list[str] | None = None, jobs: int = 2,
-              sandbox: SandboxOptions | None = None,
-              progress: Any = None) -> list[StudentResult]:
+def autograde(
+    course: Course,
+    lab: str,
+    students: list[str] | None = None,
+    jobs: int = 2,
+    sandbox: SandboxOptions | None = None,
+    progress: Any = None,
+) -> list[StudentResult]:
     """Autograde ``lab`` for ``students`` (default: every submission), ``jobs`` at a time."""
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -202,8 +217,10 @@ def autograde(course: Course, lab: str, students: list[str] | None = None, jobs:
         try:
             gb.find_assignment(lab)
         except MissingEntry:
-            raise RuntimeError(f"lab {lab!r} is not in the gradebook {course.db_path}: run "
-                               "`servelab course release` (nbgrader generate_assignment)") from None
+            raise RuntimeError(
+                f"lab {lab!r} is not in the gradebook {course.db_path}: run "
+                "`servelab course release` (nbgrader generate_assignment)"
+            ) from None
         for student in students:  # created here, by the one writer, not by the workers
             gb.update_or_create_student(student)
     results: list[StudentResult] = []
@@ -214,15 +231,26 @@ def autograde(course: Course, lab: str, students: list[str] | None = None, jobs:
         Path(tmp).chmod(0o700)
         snapshot = Path(tmp) / "snapshot.db"
         snapshot_gradebook(course.db_path, snapshot)
-        options = {"allowed_ports": sandbox.allowed_ports, "extra_hidden": sandbox.extra_hidden,
-                   "limit_overrides": sandbox.limit_overrides,
-                   "cell_timeout": sandbox.cell_timeout}
+        options = {
+            "allowed_ports": sandbox.allowed_ports,
+            "extra_hidden": sandbox.extra_hidden,
+            "limit_overrides": sandbox.limit_overrides,
+            "cell_timeout": sandbox.cell_timeout,
+        }
         context = multiprocessing.get_context("spawn")  # no inherited threads or sockets
-        with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context,
-                                 initializer=die_with_parent) as pool:
+        with ProcessPoolExecutor(
+            max_workers=max(1, jobs), mp_context=context, initializer=die_with_parent
+        ) as pool:
             futures = {
-                pool.submit(grade_in_worker, str(course.config_dir), lab, s, str(snapshot),
-                            str(Path(tmp) / s), options): s
+                pool.submit(
+                    grade_in_worker,
+                    str(course.config_dir),
+                    lab,
+                    s,
+                    str(snapshot),
+                    str(Path(tmp) / s),
+                    options,
+                ): s
                 for s in students
             }
             for future in as_completed(futures):
@@ -239,8 +267,12 @@ def _finish(course: Course, lab: str, student: str, future: Any) -> StudentResul
     except Exception as exc:  # the worker process itself failed
         return StudentResult(student, False, error=f"worker failed: {exc!r}")
     if not out["success"]:
-        return StudentResult(student, False, seconds=out["seconds"],
-                             error=f"{out['log'][-LOG_TAIL:]}\n{out['error'][-LOG_TAIL:]}")
+        return StudentResult(
+            student,
+            False,
+            seconds=out["seconds"],
+            error=f"{out['log'][-LOG_TAIL:]}\n{out['error'][-LOG_TAIL:]}",
+        )
     try:
         score, max_score = merge_scores(course, lab, student, Path(out["db"]))
         install_graded_notebook(course, lab, student, Path(out["autograded"]))

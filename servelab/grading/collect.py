@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from servelab.grading.course import Course, check_student_id
+from servelab.grading.coursedir import Course, check_student_id
 
 # Flat LMS files: the student id is everything before the first "_" (Canvas-style
 # ``<student>_<ids>_<original name>.ipynb`` exports work with it).
@@ -61,8 +61,9 @@ def _install(course: Course, lab: str, student: str, files: dict[str, Path]) -> 
         shutil.copyfile(source, target / name)  # copies content, never a link
 
 
-def collect_folder(course: Course, lab: str, folder: Path,
-                   pattern: str = DEFAULT_PATTERN) -> Collected:
+def collect_folder(
+    course: Course, lab: str, folder: Path, pattern: str = DEFAULT_PATTERN
+) -> Collected:
     """Copy submissions of ``lab`` from ``folder`` (per-student folders or flat files)."""
     notebooks = lab_notebooks(course, lab)
     regex = re.compile(pattern)

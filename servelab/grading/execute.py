@@ -37,8 +37,9 @@ def message_bytes(msg: dict[str, Any]) -> int:
 
 def limit_error(reason: str) -> NotebookNode:
     """An error output (scores zero in nbgrader) that tells the learner which limit was hit."""
-    return new_output("error", ename=SANDBOX_ERROR, evalue=reason,
-                      traceback=[f"{SANDBOX_ERROR}: {reason}"])
+    return new_output(
+        "error", ename=SANDBOX_ERROR, evalue=reason, traceback=[f"{SANDBOX_ERROR}: {reason}"]
+    )
 
 
 class SandboxedExecute(Execute):
@@ -64,23 +65,30 @@ class SandboxedExecute(Execute):
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            self._dead_reason = (getattr(self.km, "sandbox_event", None)
-                                 or "the kernel died: it hit a resource limit (memory, "
-                                 "processes or CPU time) or was killed")
+            self._dead_reason = (
+                getattr(self.km, "sandbox_event", None)
+                or "the kernel died: it hit a resource limit (memory, "
+                "processes or CPU time) or was killed"
+            )
             cell.outputs.append(limit_error(self._dead_reason))
         except CellTimeoutError:  # replied, but its output never finished (flood, broken kernel)
-            cell.outputs.append(limit_error(
-                "the cell's output did not finish in time (output flood or broken kernel)"))
+            cell.outputs.append(
+                limit_error(
+                    "the cell's output did not finish in time (output flood or broken kernel)"
+                )
+            )
         return cell, self.resources
 
-    def output(self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None,
-               cell_index: int) -> NotebookNode | None:
+    def output(
+        self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None, cell_index: int
+    ) -> NotebookNode | None:
         size = message_bytes(msg)
         self._received += size
         limits = self.km.limits
         if self._received > limits.output_kill_bytes and not self._dead_reason:
             self.km.sandbox_event = (
-                f"the notebook printed more than {limits.output_kill_bytes} bytes of output")
+                f"the notebook printed more than {limits.output_kill_bytes} bytes of output"
+            )
             self.km.signal_sandbox(signal.SIGKILL)
         elif self._received > limits.output_interrupt_bytes and not self._interrupted:
             self._interrupted = True
@@ -90,9 +98,16 @@ class SandboxedExecute(Execute):
         if self._kept + size > limits.output_kept_bytes:
             if self._kept <= limits.output_kept_bytes:
                 self._kept = limits.output_kept_bytes + 1
-                outs.append(new_output("stream", name="stderr", text=(
-                    f"[servelab: output beyond {limits.output_kept_bytes} bytes per notebook "
-                    "is not kept]\n")))
+                outs.append(
+                    new_output(
+                        "stream",
+                        name="stderr",
+                        text=(
+                            f"[servelab: output beyond {limits.output_kept_bytes} "
+                            "bytes per notebook is not kept]\n"
+                        ),
+                    )
+                )
             return None
         self._kept += size
         return super().output(outs, msg, display_id, cell_index)

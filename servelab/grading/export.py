@@ -13,8 +13,17 @@ from pathlib import Path
 from typing import Any
 
 STUDENT_COLUMNS = ["student", "lab", "score", "max_score", "percent", "needs_manual_grade"]
-QUESTION_COLUMNS = ["student", "lab", "notebook", "question", "score", "max_score",
-                    "auto_score", "manual_score", "needs_manual_grade"]
+QUESTION_COLUMNS = [
+    "student",
+    "lab",
+    "notebook",
+    "question",
+    "score",
+    "max_score",
+    "auto_score",
+    "manual_score",
+    "needs_manual_grade",
+]
 
 
 @dataclass
@@ -40,13 +49,19 @@ def question_rows(course: Any, labs: list[str] | None = None) -> list[dict[str, 
             for submission in assignment.submissions:
                 for nb in submission.notebooks:
                     for grade in nb.grades:
-                        rows.append({
-                            "student": submission.student.id, "lab": assignment.name,
-                            "notebook": nb.name, "question": grade.name,
-                            "score": grade.score, "max_score": grade.max_score,
-                            "auto_score": grade.auto_score, "manual_score": grade.manual_score,
-                            "needs_manual_grade": grade.needs_manual_grade,
-                        })
+                        rows.append(
+                            {
+                                "student": submission.student.id,
+                                "lab": assignment.name,
+                                "notebook": nb.name,
+                                "question": grade.name,
+                                "score": grade.score,
+                                "max_score": grade.max_score,
+                                "auto_score": grade.auto_score,
+                                "manual_score": grade.manual_score,
+                                "needs_manual_grade": grade.needs_manual_grade,
+                            }
+                        )
     return sorted(rows, key=lambda r: (r["lab"], r["student"], r["notebook"], r["question"]))
 
 
@@ -54,9 +69,16 @@ def student_rows(questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per student and lab: the sum of its questions."""
     totals: dict[tuple[str, str], dict[str, Any]] = {}
     for q in questions:
-        row = totals.setdefault((q["student"], q["lab"]), {
-            "student": q["student"], "lab": q["lab"], "score": 0.0, "max_score": 0.0,
-            "needs_manual_grade": False})
+        row = totals.setdefault(
+            (q["student"], q["lab"]),
+            {
+                "student": q["student"],
+                "lab": q["lab"],
+                "score": 0.0,
+                "max_score": 0.0,
+                "needs_manual_grade": False,
+            },
+        )
         row["score"] += q["score"] or 0.0
         row["max_score"] += q["max_score"] or 0.0
         row["needs_manual_grade"] |= bool(q["needs_manual_grade"])
@@ -88,8 +110,9 @@ def plot_questions(questions: list[dict[str, Any]], path: Path) -> Path:
     ax.set_ylim(-0.05, 1.05)
     ax.set_ylabel("score / points")
     counts = {len(s) for s in shares}
-    ax.set_title(f"Class scores per question ({'/'.join(map(str, sorted(counts)))} learners; "
-                 "triangle: mean)")
+    ax.set_title(
+        f"Class scores per question ({'/'.join(map(str, sorted(counts)))} learners; triangle: mean)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -103,8 +126,10 @@ def export(course: Any, labs: list[str] | None = None, out_dir: Path | None = No
     questions = question_rows(course, labs)
     students = student_rows(questions)
     paths = out / "students.csv", out / "questions.csv"
-    for path, rows, columns in ((paths[0], students, STUDENT_COLUMNS),
-                                (paths[1], questions, QUESTION_COLUMNS)):
+    for path, rows, columns in (
+        (paths[0], students, STUDENT_COLUMNS),
+        (paths[1], questions, QUESTION_COLUMNS),
+    ):
         with path.open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()

@@ -64,8 +64,10 @@ def verdict(cell: NotebookNode, hidden_numbers: set[int]) -> list[NotebookNode]:
     line = failing_line(error, cell.get("execution_count"))
     source_lines = cell.source.splitlines()
     if line is not None and line not in hidden_numbers and line <= len(source_lines):
-        text = [f"{error.ename}: {error.evalue}",
-                f"failing visible test, line {line}: {source_lines[line - 1].strip()}"]
+        text = [
+            f"{error.ename}: {error.evalue}",
+            f"failing visible test, line {line}: {source_lines[line - 1].strip()}",
+        ]
         return [new_output("error", ename=error.ename, evalue=error.evalue, traceback=text)]
     text = f"A hidden test failed ({error.ename})."
     return [new_output("error", ename=error.ename, evalue="hidden test", traceback=[text])]
@@ -129,11 +131,15 @@ def generate_feedback(course: Any, lab: str, students: list[str] | None = None) 
     from traitlets.config import Config
 
     config = Config(course.config)
-    config.merge(Config({
-        "GenerateFeedback": {"preprocessors": FEEDBACK_STEPS},
-        "HTMLExporter": {"template_name": "feedback"},
-        "CourseDirectory": {"assignment_id": lab},
-    }))
+    config.merge(
+        Config(
+            {
+                "GenerateFeedback": {"preprocessors": FEEDBACK_STEPS},
+                "HTMLExporter": {"template_name": "feedback"},
+                "CourseDirectory": {"assignment_id": lab},
+            }
+        )
+    )
     results = {}
     for student in students or ["*"]:
         config.CourseDirectory.student_id = student

@@ -44,7 +44,8 @@ class CappedStream:
         if self._budget.used > self._budget.limit:
             raise OutputLimitExceeded(
                 f"this cell printed more than {self._budget.limit} characters, the limit of "
-                "the grading sandbox")
+                "the grading sandbox"
+            )
         return self._stream.write(text)
 
     def __getattr__(self, name: str) -> Any:

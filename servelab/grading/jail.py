@@ -47,8 +47,16 @@ def _check(rc: int, what: str) -> None:
 
 def mount(source: str, target: str, fstype: str | None, flags: int, data: str = "") -> None:
     """mount(2), which Python's os module lacks."""
-    _check(_libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
-                       ctypes.c_ulong(flags), data.encode() or None), f"mount {target}")
+    _check(
+        _libc.mount(
+            source.encode(),
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() or None,
+        ),
+        f"mount {target}",
+    )
 
 
 def loopback_up() -> None:
@@ -188,11 +196,13 @@ def forward_log(read_fd: int, max_bytes: int) -> None:
 
 def main(argv: list[str]) -> int:
     if os.getpid() != 1 or "--" not in argv:
-        print("servelab.grading.jail runs as process 1 of a new pid namespace (via unshare)",
-              file=sys.stderr)
+        print(
+            "servelab.grading.jail runs as process 1 of a new pid namespace (via unshare)",
+            file=sys.stderr,
+        )
         return 2
     spec = json.loads(Path(argv[0]).read_text())
-    kernel_argv = argv[argv.index("--") + 1:]
+    kernel_argv = argv[argv.index("--") + 1 :]
     mount("none", "/", None, MS_REC | MS_PRIVATE)  # nothing we mount leaks to the host
     files = read_submission_files(spec["copy_from"], spec["submission_files_bytes"])
     connection = Path(spec["connection_file"]).read_bytes()
@@ -217,8 +227,9 @@ def main(argv: list[str]) -> int:
             traceback.print_exc()
         os._exit(127)
     os.close(write_fd)
-    threading.Thread(target=forward_log, args=(read_fd, spec["kernel_log_bytes"]),
-                     daemon=True).start()
+    threading.Thread(
+        target=forward_log, args=(read_fd, spec["kernel_log_bytes"]), daemon=True
+    ).start()
     signal.signal(signal.SIGTERM, lambda *_: os.kill(child, signal.SIGTERM))
     while True:  # reap every orphan; leave when the kernel itself has exited
         try:

@@ -62,7 +62,8 @@ def check_available() -> None:
     if os.geteuid() != 0:
         raise SandboxUnavailable(
             "the grading sandbox needs root (to switch uid and create namespaces); run the "
-            "grader as root, e.g. in the course's grading container")
+            "grader as root, e.g. in the course's grading container"
+        )
     for tool in ("unshare", "setpriv"):
         if not shutil.which(tool):
             raise SandboxUnavailable(f"`{tool}` (util-linux) is not installed")
@@ -128,8 +129,11 @@ def hideable_paths(paths: list[str]) -> list[str]:
     An ancestor of a needed path stays hideable: the jail covers it and puts the needed path
     back (servelab/grading/jail.py, ``hide``).
     """
-    python = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
-              Path(__file__).resolve().parent.parent]
+    python = [
+        Path(sys.prefix).resolve(),
+        Path(sys.base_prefix).resolve(),
+        Path(__file__).resolve().parent.parent,
+    ]
     out = set()
     for raw in paths:
         path = Path(raw).resolve()
@@ -141,20 +145,25 @@ def hideable_paths(paths: list[str]) -> list[str]:
 class SandboxedKernelManager(AsyncKernelManager):
     """An AsyncKernelManager whose kernels run in the grading sandbox."""
 
-    hidden_paths = List(Unicode(), help="Paths the kernel must not see (gradebook, solutions, "
-                        "submissions, exchange)").tag(config=True)
-    allowed_ports = List(Int(), help="Host loopback ports the kernel may connect to "
-                         "(e.g. the embedded stack)").tag(config=True)
+    hidden_paths = List(
+        Unicode(),
+        help="Paths the kernel must not see (gradebook, solutions, submissions, exchange)",
+    ).tag(config=True)
+    allowed_ports = List(
+        Int(), help="Host loopback ports the kernel may connect to (e.g. the embedded stack)"
+    ).tag(config=True)
     limit_overrides = Dict(help="Overrides of servelab.grading.limits.Limits fields").tag(
-        config=True)
+        config=True
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         check_available()
         self.transport = "ipc"
         self.ip = f"{WORKDIR}/.kernel"  # what the kernel binds, inside the sandbox
-        self.limits = replace(Limits(**self.limit_overrides),
-                              allowed_ports=tuple(self.allowed_ports))
+        self.limits = replace(
+            Limits(**self.limit_overrides), allowed_ports=tuple(self.allowed_ports)
+        )
         #: why the sandbox ended the kernel, if it did (read by SandboxedExecute)
         self.sandbox_event: str | None = None
         self._lease: UidLease | None = None
@@ -170,8 +179,10 @@ class SandboxedKernelManager(AsyncKernelManager):
         argv = [jail_connection if arg == self.connection_file else arg for arg in kernel_cmd]
         argv[0] = shutil.which(argv[0]) or argv[0]
         if any("ipykernel" in arg for arg in argv):  # the cooperative output cap (guard.py)
-            argv.append("--IPKernelApp.exec_lines=import servelab.grading.guard as _g; "
-                        f"_g.install({self.limits.output_interrupt_bytes}); del _g")
+            argv.append(
+                "--IPKernelApp.exec_lines=import servelab.grading.guard as _g; "
+                f"_g.install({self.limits.output_interrupt_bytes}); del _g"
+            )
         spec = {
             "uid": self._lease.uid,
             "gid": self._lease.uid,
@@ -195,11 +206,24 @@ class SandboxedKernelManager(AsyncKernelManager):
         spec_path.chmod(0o600)
         wrapped = [
             # if the grader dies, so does the sandbox (and, with --kill-child, all inside it)
-            shutil.which("setpriv") or "setpriv", "--pdeathsig", "SIGKILL",
+            shutil.which("setpriv") or "setpriv",
+            "--pdeathsig",
+            "SIGKILL",
             shutil.which("unshare") or "unshare",
-            "--pid", "--fork", "--kill-child", "--mount-proc",
-            "--mount", "--net", "--ipc", "--uts",
-            sys.executable, "-m", "servelab.grading.jail", str(spec_path), "--", *argv,
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--mount-proc",
+            "--mount",
+            "--net",
+            "--ipc",
+            "--uts",
+            sys.executable,
+            "-m",
+            "servelab.grading.jail",
+            str(spec_path),
+            "--",
+            *argv,
         ]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
         if "PYTHONPATH" in os.environ:
@@ -214,7 +238,8 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def _wall_limit_reached(self) -> None:
         self.sandbox_event = (
-            f"the notebook ran longer than {self.limits.wall_seconds:.0f} s (wall-clock limit)")
+            f"the notebook ran longer than {self.limits.wall_seconds:.0f} s (wall-clock limit)"
+        )
         self.signal_sandbox(signal.SIGKILL)
 
     def signal_sandbox(self, signum: int) -> None:

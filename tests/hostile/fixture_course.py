@@ -26,10 +26,22 @@ ADD_POINTS, MUL_POINTS = 2.0, 1.0
 REPO_CONFIG = HERE.parent.parent / "grading"
 
 
-def _meta(grade_id: str, *, grade: bool = False, solution: bool = False, locked: bool = False,
-          points: float | None = None) -> dict:
-    meta = {"grade": grade, "solution": solution, "locked": locked, "task": False,
-            "grade_id": grade_id, "schema_version": 3}
+def _meta(
+    grade_id: str,
+    *,
+    grade: bool = False,
+    solution: bool = False,
+    locked: bool = False,
+    points: float | None = None,
+) -> dict:
+    meta = {
+        "grade": grade,
+        "solution": solution,
+        "locked": locked,
+        "task": False,
+        "grade_id": grade_id,
+        "schema_version": 3,
+    }
     if points is not None:
         meta["points"] = points
     return {"nbgrader": meta}
@@ -39,35 +51,55 @@ def source_notebook(marker: str) -> nbformat.NotebookNode:
     """The instructor's notebook of the lab (solutions, visible and hidden tests)."""
     cells = [
         new_markdown_cell("# Hostile lab\nTwo functions and a reflection.", id="intro"),
-        new_code_cell("def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n"
-                      "    ### END SOLUTION", id="add", metadata=_meta("add", solution=True)),
-        new_code_cell("assert add(1, 2) == 3, 'add(1, 2) should be 3'\n"
-                      "### BEGIN HIDDEN TESTS\n"
-                      f"assert add(-1, 1) == 0, '{marker} add of negatives'\n"
-                      f"assert add(10, 5) == 15, '{marker} add of tens'\n"
-                      "### END HIDDEN TESTS", id="test_add",
-                      metadata=_meta("test_add", grade=True, locked=True, points=ADD_POINTS)),
-        new_code_cell("def mul(a, b):\n    ### BEGIN SOLUTION\n    return a * b\n"
-                      "    ### END SOLUTION", id="mul", metadata=_meta("mul", solution=True)),
-        new_code_cell("assert mul(2, 3) == 6, 'mul(2, 3) should be 6'\n"
-                      "### BEGIN HIDDEN TESTS\n"
-                      f"assert mul(0, 5) == 0, '{marker} mul by zero'\n"
-                      "### END HIDDEN TESTS", id="test_mul",
-                      metadata=_meta("test_mul", grade=True, locked=True, points=MUL_POINTS)),
-        new_markdown_cell("### BEGIN SOLUTION\nAddition is commutative.\n### END SOLUTION",
-                          id="reflection",
-                          metadata=_meta("reflection", grade=True, solution=True, points=1)),
+        new_code_cell(
+            "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
+            id="add",
+            metadata=_meta("add", solution=True),
+        ),
+        new_code_cell(
+            "assert add(1, 2) == 3, 'add(1, 2) should be 3'\n"
+            "### BEGIN HIDDEN TESTS\n"
+            f"assert add(-1, 1) == 0, '{marker} add of negatives'\n"
+            f"assert add(10, 5) == 15, '{marker} add of tens'\n"
+            "### END HIDDEN TESTS",
+            id="test_add",
+            metadata=_meta("test_add", grade=True, locked=True, points=ADD_POINTS),
+        ),
+        new_code_cell(
+            "def mul(a, b):\n    ### BEGIN SOLUTION\n    return a * b\n    ### END SOLUTION",
+            id="mul",
+            metadata=_meta("mul", solution=True),
+        ),
+        new_code_cell(
+            "assert mul(2, 3) == 6, 'mul(2, 3) should be 6'\n"
+            "### BEGIN HIDDEN TESTS\n"
+            f"assert mul(0, 5) == 0, '{marker} mul by zero'\n"
+            "### END HIDDEN TESTS",
+            id="test_mul",
+            metadata=_meta("test_mul", grade=True, locked=True, points=MUL_POINTS),
+        ),
+        new_markdown_cell(
+            "### BEGIN SOLUTION\nAddition is commutative.\n### END SOLUTION",
+            id="reflection",
+            metadata=_meta("reflection", grade=True, solution=True, points=1),
+        ),
     ]
     nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     return nb
 
 
 def set_course_env(root: Path) -> dict[str, str | None]:
     """Point grading/nbgrader_config.py at ``root``; returns the previous values to restore."""
-    values = {"SERVELAB_COURSE_ROOT": str(root), "SERVELAB_GRADING_DIR": str(root / "grading"),
-              "JUPYTER_CONFIG_PATH": str(REPO_CONFIG)}
+    values = {
+        "SERVELAB_COURSE_ROOT": str(root),
+        "SERVELAB_GRADING_DIR": str(root / "grading"),
+        "JUPYTER_CONFIG_PATH": str(REPO_CONFIG),
+    }
     old = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     return old
@@ -88,7 +120,7 @@ def build_course(root: Path, marker: str):
     from nbgrader.utils import capture_log
     from traitlets.config import Config
 
-    from servelab.grading.course import Course
+    from servelab.grading.coursedir import Course
 
     (root / "solutions" / LAB).mkdir(parents=True)
     (root / "labs").mkdir()
@@ -114,11 +146,16 @@ def submission(course, answers: dict[str, str]) -> nbformat.NotebookNode:
     return nb
 
 
-GOOD = {"add": "def add(a, b):\n    return a + b", "mul": "def mul(a, b):\n    return a * b",
-        "reflection": "Order does not matter."}
+GOOD = {
+    "add": "def add(a, b):\n    return a + b",
+    "mul": "def mul(a, b):\n    return a * b",
+    "reflection": "Order does not matter.",
+}
 # passes the visible tests of add and fails its hidden ones; fails the visible test of mul
-PARTIAL = {"add": "def add(a, b):\n    return a + b if a > 0 else 99",
-           "mul": "def mul(a, b):\n    return a + b"}
+PARTIAL = {
+    "add": "def add(a, b):\n    return a + b if a > 0 else 99",
+    "mul": "def mul(a, b):\n    return a + b",
+}
 
 
 def hostile_answers(name: str, placeholders: dict[str, str]) -> dict[str, str]:

@@ -4,7 +4,7 @@ WRONG = {
     "ex1_solution": {
         "tests": "ex1_tests",
         "answers": {
-            "TTFT from the first chunk that carries text (AIPerf's definition, not ours)": '''
+            "TTFT from the first chunk that carries text (AIPerf's definition, not ours)": """
 def ttft(trace):
     return next(c["t"] for c in trace["chunks"] if c["text"]) - trace["sent_at"]
 
@@ -14,8 +14,8 @@ def itl_mean(trace):
 
 def e2e(trace):
     return [c["t"] for c in trace["chunks"] if c["text"]][-1] - trace["sent_at"]
-''',
-            "ITL and E2E over every chunk, empty ones included": '''
+""",
+            "ITL and E2E over every chunk, empty ones included": """
 def ttft(trace):
     return trace["chunks"][0]["t"] - trace["sent_at"]
 
@@ -25,28 +25,28 @@ def itl_mean(trace):
 
 def e2e(trace):
     return trace["chunks"][-1]["t"] - trace["sent_at"]
-''',
+""",
         },
     },
     "ex2_solution": {
         "tests": "ex2_tests",
         "answers": {
-            "at or above budget counts as over": '''
+            "at or above budget counts as over": """
 def over_budget(stages):
     over = stages[stages.actual_ms >= stages.budget_ms]
     return list(over.assign(o=over.actual_ms - over.budget_ms).sort_values("o", ascending=False).stage)
-''',
-            "sorted by ratio instead of overshoot in ms": '''
+""",
+            "sorted by ratio instead of overshoot in ms": """
 def over_budget(stages):
     over = stages[stages.actual_ms > stages.budget_ms]
     return list(over.assign(r=over.actual_ms / over.budget_ms).sort_values("r", ascending=False).stage)
-''',
+""",
         },
     },
     "ex3_solution": {
         "tests": "ex3_tests",
         "answers": {
-            "the course shorthand TTFT + ITL x N (off by one gap)": '''
+            "the course shorthand TTFT + ITL x N (off by one gap)": """
 def predict_e2e(ttft_s, itl_s, n_tokens):
     if n_tokens < 1:
         raise ValueError("at least one token")
@@ -56,14 +56,14 @@ def max_tokens_within(slo_s, ttft_s, itl_s):
     if ttft_s > slo_s:
         return 0
     return int((slo_s - ttft_s) // itl_s)
-''',
-            "no guard: negative token counts when TTFT already misses the SLO": '''
+""",
+            "no guard: negative token counts when TTFT already misses the SLO": """
 def predict_e2e(ttft_s, itl_s, n_tokens):
     return ttft_s + itl_s * (n_tokens - 1)
 
 def max_tokens_within(slo_s, ttft_s, itl_s):
     return int((slo_s - ttft_s) // itl_s) + 1
-''',
+""",
         },
     },
 }

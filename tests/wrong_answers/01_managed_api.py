@@ -1,10 +1,10 @@
-"""Plausible wrong answers to lab 01's exercises; each must lose marks (tests/test_wrong_answers.py)."""
+"""Plausible wrong answers to lab 01's exercises; each must lose marks (tests/course/test_wrong_answers.py)."""
 
 WRONG = {
     "ex1_solution": {
         "tests": "ex1_tests",
         "answers": {
-            "prices read as per thousand tokens": '''
+            "prices read as per thousand tokens": """
 def call_cost_usd(usage, price):
     return (usage["prompt_tokens"] * price.input_usd
             + usage["completion_tokens"] * price.output_usd) / 1_000
@@ -13,8 +13,8 @@ def call_cost_usd(usage, price):
 def monthly_cost_usd(usage_log, price, calls_per_day, days=30):
     per_call = [call_cost_usd(row, price) for _, row in usage_log.iterrows()]
     return sum(per_call) / len(per_call) * calls_per_day * days
-''',
-            "input and output prices swapped": '''
+""",
+            "input and output prices swapped": """
 def call_cost_usd(usage, price):
     return (usage["prompt_tokens"] * price.output_usd
             + usage["completion_tokens"] * price.input_usd) / 1_000_000
@@ -23,8 +23,8 @@ def call_cost_usd(usage, price):
 def monthly_cost_usd(usage_log, price, calls_per_day, days=30):
     per_call = [call_cost_usd(row, price) for _, row in usage_log.iterrows()]
     return sum(per_call) / len(per_call) * calls_per_day * days
-''',
-            "every token billed at the input price": '''
+""",
+            "every token billed at the input price": """
 def call_cost_usd(usage, price):
     return (usage["prompt_tokens"] + usage["completion_tokens"]) * price.input_usd / 1_000_000
 
@@ -32,8 +32,8 @@ def call_cost_usd(usage, price):
 def monthly_cost_usd(usage_log, price, calls_per_day, days=30):
     per_call = [call_cost_usd(row, price) for _, row in usage_log.iterrows()]
     return sum(per_call) / len(per_call) * calls_per_day * days
-''',
-            "month = the whole log's cost x calls per day (sum, not mean)": '''
+""",
+            "month = the whole log's cost x calls per day (sum, not mean)": """
 def call_cost_usd(usage, price):
     return (usage["prompt_tokens"] * price.input_usd
             + usage["completion_tokens"] * price.output_usd) / 1_000_000
@@ -41,8 +41,8 @@ def call_cost_usd(usage, price):
 
 def monthly_cost_usd(usage_log, price, calls_per_day, days=30):
     return sum(call_cost_usd(row, price) for _, row in usage_log.iterrows()) * calls_per_day * days
-''',
-            "days argument ignored (always 30)": '''
+""",
+            "days argument ignored (always 30)": """
 def call_cost_usd(usage, price):
     return (usage["prompt_tokens"] * price.input_usd
             + usage["completion_tokens"] * price.output_usd) / 1_000_000
@@ -51,13 +51,13 @@ def call_cost_usd(usage, price):
 def monthly_cost_usd(usage_log, price, calls_per_day, days=30):
     per_call = [call_cost_usd(row, price) for _, row in usage_log.iterrows()]
     return sum(per_call) / len(per_call) * calls_per_day * 30
-''',
+""",
         },
     },
     "ex2_solution": {
         "tests": "ex2_tests",
         "answers": {
-            "Retry-After ignored: exponential backoff every time": '''
+            "Retry-After ignored: exponential backoff every time": """
 def call_with_retries(send, sleep, max_attempts=5):
     for attempt in range(max_attempts):
         try:
@@ -66,8 +66,8 @@ def call_with_retries(send, sleep, max_attempts=5):
             if not (e.status_code == 429 or e.status_code >= 500) or attempt == max_attempts - 1:
                 raise
             sleep(min(8.0, 0.5 * 2 ** attempt))
-''',
-            "every error retried, a 401 included": '''
+""",
+            "every error retried, a 401 included": """
 def call_with_retries(send, sleep, max_attempts=5):
     for attempt in range(max_attempts):
         try:
@@ -77,8 +77,8 @@ def call_with_retries(send, sleep, max_attempts=5):
                 raise
             header = e.response.headers.get("retry-after")
             sleep(float(header) if header is not None else min(8.0, 0.5 * 2 ** attempt))
-''',
-            "max_attempts retries, so one attempt too many": '''
+""",
+            "max_attempts retries, so one attempt too many": """
 def call_with_retries(send, sleep, max_attempts=5):
     for attempt in range(max_attempts + 1):
         try:
@@ -88,8 +88,8 @@ def call_with_retries(send, sleep, max_attempts=5):
                 raise
             header = e.response.headers.get("retry-after")
             sleep(float(header) if header is not None else min(8.0, 0.5 * 2 ** attempt))
-''',
-            "sleeps after the last failed attempt too": '''
+""",
+            "sleeps after the last failed attempt too": """
 def call_with_retries(send, sleep, max_attempts=5):
     last = None
     for attempt in range(max_attempts):
@@ -102,8 +102,8 @@ def call_with_retries(send, sleep, max_attempts=5):
             header = e.response.headers.get("retry-after")
             sleep(float(header) if header is not None else min(8.0, 0.5 * 2 ** attempt))
     raise last
-''',
-            "only 429 retried, 5xx raised at once": '''
+""",
+            "only 429 retried, 5xx raised at once": """
 def call_with_retries(send, sleep, max_attempts=5):
     for attempt in range(max_attempts):
         try:
@@ -112,8 +112,8 @@ def call_with_retries(send, sleep, max_attempts=5):
             if attempt == max_attempts - 1:
                 raise
             sleep(float(e.response.headers.get("retry-after", 0.5 * 2 ** attempt)))
-''',
-            "gives up by returning None instead of raising": '''
+""",
+            "gives up by returning None instead of raising": """
 def call_with_retries(send, sleep, max_attempts=5):
     for attempt in range(max_attempts):
         try:
@@ -125,13 +125,13 @@ def call_with_retries(send, sleep, max_attempts=5):
                 return None
             header = e.response.headers.get("retry-after")
             sleep(float(header) if header is not None else min(8.0, 0.5 * 2 ** attempt))
-''',
+""",
         },
     },
     "ex3_solution": {
         "tests": "ex3_tests",
         "answers": {
-            "TTFT from the very first chunk, with or without choices": '''
+            "TTFT from the very first chunk, with or without choices": """
 def _text(c):
     choices = c["data"].get("choices") or []
     return (choices[0].get("delta") or {}).get("content") or "" if choices else ""
@@ -150,8 +150,8 @@ def tpot(trace):
     if usage is None or usage["completion_tokens"] < 2:
         return None
     return (e2e(trace) - ttft(trace)) / (usage["completion_tokens"] - 1)
-''',
-            "E2E at the last chunk (the usage chunk), not the last text": '''
+""",
+            "E2E at the last chunk (the usage chunk), not the last text": """
 def ttft(trace):
     return next(c for c in trace["chunks"] if c["data"].get("choices"))["t"] - trace["sent_at"]
 
@@ -165,8 +165,8 @@ def tpot(trace):
     if usage is None or usage["completion_tokens"] < 2:
         return None
     return (e2e(trace) - ttft(trace)) / (usage["completion_tokens"] - 1)
-''',
-            "TPOT counts text chunks instead of usage tokens": '''
+""",
+            "TPOT counts text chunks instead of usage tokens": """
 def _text(c):
     choices = c["data"].get("choices") or []
     return (choices[0].get("delta") or {}).get("content") or "" if choices else ""
@@ -185,8 +185,8 @@ def tpot(trace):
     if n < 2:
         return None
     return (e2e(trace) - ttft(trace)) / (n - 1)
-''',
-            "TPOT without the minus one": '''
+""",
+            "TPOT without the minus one": """
 def _text(c):
     choices = c["data"].get("choices") or []
     return (choices[0].get("delta") or {}).get("content") or "" if choices else ""
@@ -205,7 +205,7 @@ def tpot(trace):
     if usage is None or usage["completion_tokens"] < 2:
         return None
     return (e2e(trace) - ttft(trace)) / usage["completion_tokens"]
-''',
+""",
         },
     },
 }

@@ -1,6 +1,6 @@
-"""Plausible wrong answers to lab 02's exercises; each must lose marks (tests/test_wrong_answers.py)."""
+"""Plausible wrong answers to lab 02's exercises; each must lose marks (tests/course/test_wrong_answers.py)."""
 
-_COSTS_OK = '''
+_COSTS_OK = """
 
 def monthly_serverless_usd(mean_rpm, prompt_tokens, completion_tokens, price):
     per_call = (prompt_tokens * price.input_usd + completion_tokens * price.output_usd) / 1e6
@@ -19,18 +19,18 @@ def break_even_rpm(prompt_tokens, completion_tokens, price, sizing, usd_per_ptu_
         if reserved <= monthly_serverless_usd(rpm, prompt_tokens, completion_tokens, price):
             return rpm
     return None
-'''
+"""
 
-_PTUS_OK = '''
+_PTUS_OK = """
 def ptus_needed(peak_rpm, prompt_tokens, completion_tokens, sizing):
     normalized = (peak_rpm * prompt_tokens
                   + sizing["output_to_input_ratio"] * peak_rpm * completion_tokens)
     step = sizing["regional_increment"]
     return max(sizing["regional_min_ptus"],
                math.ceil(normalized / sizing["input_tpm_per_ptu"] / step) * step)
-'''
+"""
 
-_FIRST_OK = '''
+_FIRST_OK = """
 
 def first_arrival(offers, model, jurisdictions, deployment_type="serverless"):
     rows = offers[(offers.model == model) & offers.jurisdiction.isin(jurisdictions)
@@ -39,56 +39,60 @@ def first_arrival(offers, model, jurisdictions, deployment_type="serverless"):
         return None
     when, region = min(zip(rows.available_from, rows.region))
     return region, when
-'''
+"""
 
-_ELIGIBLE_OK = '''
+_ELIGIBLE_OK = """
 def eligible(offers, model, jurisdictions, on, deployment_type=None):
     rows = offers[(offers.model == model) & offers.jurisdiction.isin(jurisdictions)
                   & (offers.available_from <= on)]
     if deployment_type is not None:
         rows = rows[rows.deployment_type == deployment_type]
     return sorted(zip(rows.region, rows.deployment))
-'''
+"""
 
-_SUMMARY_OK = '''
+_SUMMARY_OK = """
 def latency_summary(samples):
     ttft = samples.groupby(["region", "deployment_type"]).ttft_ms
     return ttft.quantile(0.5).to_frame("p50_ms").join(ttft.quantile(0.95).rename("p95_ms"))
-'''
+"""
 
-_PICK_OK = '''
+_PICK_OK = """
 
 def pick(summary, regions, p95_budget_ms):
     ok = summary[summary.index.get_level_values("region").isin(regions)
                  & (summary.p95_ms <= p95_budget_ms)]
     return None if ok.empty else ok.p95_ms.idxmin()
-'''
+"""
 
 WRONG = {
     "ex1_solution": {
         "tests": "ex1_tests",
         "answers": {
-            "PTUs not rounded up to the increment": '''
+            "PTUs not rounded up to the increment": """
 def ptus_needed(peak_rpm, prompt_tokens, completion_tokens, sizing):
     normalized = (peak_rpm * prompt_tokens
                   + sizing["output_to_input_ratio"] * peak_rpm * completion_tokens)
     return max(sizing["regional_min_ptus"], math.ceil(normalized / sizing["input_tpm_per_ptu"]))
-''' + _COSTS_OK,
-            "the regional minimum forgotten": '''
+"""
+            + _COSTS_OK,
+            "the regional minimum forgotten": """
 def ptus_needed(peak_rpm, prompt_tokens, completion_tokens, sizing):
     normalized = (peak_rpm * prompt_tokens
                   + sizing["output_to_input_ratio"] * peak_rpm * completion_tokens)
     step = sizing["regional_increment"]
     return math.ceil(normalized / sizing["input_tpm_per_ptu"] / step) * step
-''' + _COSTS_OK,
-            "output tokens counted like input tokens": '''
+"""
+            + _COSTS_OK,
+            "output tokens counted like input tokens": """
 def ptus_needed(peak_rpm, prompt_tokens, completion_tokens, sizing):
     normalized = peak_rpm * (prompt_tokens + completion_tokens)
     step = sizing["regional_increment"]
     return max(sizing["regional_min_ptus"],
                math.ceil(normalized / sizing["input_tpm_per_ptu"] / step) * step)
-''' + _COSTS_OK,
-            "a month of 30 x 24 = 720 hours": _PTUS_OK + '''
+"""
+            + _COSTS_OK,
+            "a month of 30 x 24 = 720 hours": _PTUS_OK
+            + """
 
 def monthly_serverless_usd(mean_rpm, prompt_tokens, completion_tokens, price):
     per_call = (prompt_tokens * price.input_usd + completion_tokens * price.output_usd) / 1e6
@@ -106,8 +110,9 @@ def break_even_rpm(prompt_tokens, completion_tokens, price, sizing, usd_per_ptu_
                 <= monthly_serverless_usd(rpm, prompt_tokens, completion_tokens, price)):
             return rpm
     return None
-''',
-            "break-even from the raw PTU count (no blocks), solved in closed form": _PTUS_OK + '''
+""",
+            "break-even from the raw PTU count (no blocks), solved in closed form": _PTUS_OK
+            + """
 
 def monthly_serverless_usd(mean_rpm, prompt_tokens, completion_tokens, price):
     per_call = (prompt_tokens * price.input_usd + completion_tokens * price.output_usd) / 1e6
@@ -123,36 +128,40 @@ def break_even_rpm(prompt_tokens, completion_tokens, price, sizing, usd_per_ptu_
     per_rpm = monthly_serverless_usd(1, prompt_tokens, completion_tokens, price)
     rpm = math.ceil(sizing["regional_min_ptus"] * usd_per_ptu_month / per_rpm)
     return rpm if rpm <= max_rpm else None
-''',
+""",
         },
     },
     "ex2_solution": {
         "tests": "ex2_tests",
         "answers": {
-            "availability dates ignored": '''
+            "availability dates ignored": """
 def eligible(offers, model, jurisdictions, on, deployment_type=None):
     rows = offers[(offers.model == model) & offers.jurisdiction.isin(jurisdictions)]
     if deployment_type is not None:
         rows = rows[rows.deployment_type == deployment_type]
     return sorted(zip(rows.region, rows.deployment))
-''' + _FIRST_OK,
-            "available only strictly after the arrival date": '''
+"""
+            + _FIRST_OK,
+            "available only strictly after the arrival date": """
 def eligible(offers, model, jurisdictions, on, deployment_type=None):
     rows = offers[(offers.model == model) & offers.jurisdiction.isin(jurisdictions)
                   & (offers.available_from < on)]
     if deployment_type is not None:
         rows = rows[rows.deployment_type == deployment_type]
     return sorted(zip(rows.region, rows.deployment))
-''' + _FIRST_OK,
-            "residency by data zone instead of jurisdiction": '''
+"""
+            + _FIRST_OK,
+            "residency by data zone instead of jurisdiction": """
 def eligible(offers, model, jurisdictions, on, deployment_type=None):
     rows = offers[(offers.model == model) & offers.data_zone.isin(jurisdictions)
                   & (offers.available_from <= on)]
     if deployment_type is not None:
         rows = rows[rows.deployment_type == deployment_type]
     return sorted(zip(rows.region, rows.deployment))
-''' + _FIRST_OK,
-            "first arrival = first region in alphabetical order": _ELIGIBLE_OK + '''
+"""
+            + _FIRST_OK,
+            "first arrival = first region in alphabetical order": _ELIGIBLE_OK
+            + """
 
 def first_arrival(offers, model, jurisdictions, deployment_type="serverless"):
     rows = offers[(offers.model == model) & offers.jurisdiction.isin(jurisdictions)
@@ -161,43 +170,48 @@ def first_arrival(offers, model, jurisdictions, deployment_type="serverless"):
         return None
     row = rows.sort_values("region").iloc[0]
     return row.region, row.available_from
-''',
+""",
         },
     },
     "ex3_solution": {
         "tests": "ex3_tests",
         "answers": {
-            "p95 from the mean plus two standard deviations": '''
+            "p95 from the mean plus two standard deviations": """
 def latency_summary(samples):
     ttft = samples.groupby(["region", "deployment_type"]).ttft_ms
     return ttft.quantile(0.5).to_frame("p50_ms").join(
         (ttft.mean() + 2 * ttft.std()).rename("p95_ms"))
-''' + _PICK_OK,
-            "p50 as the mean": '''
+"""
+            + _PICK_OK,
+            "p50 as the mean": """
 def latency_summary(samples):
     ttft = samples.groupby(["region", "deployment_type"]).ttft_ms
     return ttft.mean().to_frame("p50_ms").join(ttft.quantile(0.95).rename("p95_ms"))
-''' + _PICK_OK,
-            "picked by the median instead of the tail": _SUMMARY_OK + '''
+"""
+            + _PICK_OK,
+            "picked by the median instead of the tail": _SUMMARY_OK
+            + """
 
 def pick(summary, regions, p95_budget_ms):
     ok = summary[summary.index.get_level_values("region").isin(regions)
                  & (summary.p95_ms <= p95_budget_ms)]
     return None if ok.empty else ok.p50_ms.idxmin()
-''',
-            "budget treated as strict": _SUMMARY_OK + '''
+""",
+            "budget treated as strict": _SUMMARY_OK
+            + """
 
 def pick(summary, regions, p95_budget_ms):
     ok = summary[summary.index.get_level_values("region").isin(regions)
                  & (summary.p95_ms < p95_budget_ms)]
     return None if ok.empty else ok.p95_ms.idxmin()
-''',
-            "allowed regions ignored": _SUMMARY_OK + '''
+""",
+            "allowed regions ignored": _SUMMARY_OK
+            + """
 
 def pick(summary, regions, p95_budget_ms):
     ok = summary[summary.p95_ms <= p95_budget_ms]
     return None if ok.empty else ok.p95_ms.idxmin()
-''',
+""",
         },
     },
 }

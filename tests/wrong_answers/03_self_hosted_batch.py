@@ -1,10 +1,10 @@
-"""Plausible wrong answers for lab 03; each must lose marks (tests/test_wrong_answers.py)."""
+"""Plausible wrong answers for lab 03; each must lose marks (tests/course/test_wrong_answers.py)."""
 
 WRONG = {
     "ex1_solution": {
         "tests": "ex1_tests",
         "answers": {
-            "first label in LABELS order, not earliest in the text": '''
+            "first label in LABELS order, not earliest in the text": """
 def parse_label(text):
     low = text.lower()
     for label in LABELS:
@@ -15,8 +15,8 @@ def parse_label(text):
 
 def accuracy(df):
     return sum(parse_label(t) == g for t, g in zip(df.text, df.label)) / len(df)
-''',
-            "exact match only (no label found inside a sentence)": '''
+""",
+            "exact match only (no label found inside a sentence)": """
 def parse_label(text):
     word = text.strip().strip(".!").lower()
     return word if word in LABELS else None
@@ -24,8 +24,8 @@ def parse_label(text):
 
 def accuracy(df):
     return sum(parse_label(t) == g for t, g in zip(df.text, df.label)) / len(df)
-''',
-            "unparsed answers dropped from the denominator": '''
+""",
+            "unparsed answers dropped from the denominator": """
 def parse_label(text):
     low = text.lower()
     found = [(low.find(label), label) for label in LABELS if label in low]
@@ -36,42 +36,42 @@ def accuracy(df):
     parsed = [(parse_label(t), g) for t, g in zip(df.text, df.label)]
     parsed = [(p, g) for p, g in parsed if p is not None]
     return sum(p == g for p, g in parsed) / len(parsed) if parsed else 0.0
-''',
+""",
         },
     },
     "ex2_solution": {
         "tests": "ex2_tests",
         "answers": {
-            "prompt + output tokens counted as throughput": '''
+            "prompt + output tokens counted as throughput": """
 def output_tokens_per_s(run):
     return (run["output_tokens"] + run["prompt_tokens"]) / run["elapsed_s"]
 
 
 def usd_per_million_tokens(tokens_per_s, usd_per_hour):
     return usd_per_hour / (tokens_per_s * 3600) * 1_000_000
-''',
-            "hourly price divided by tokens per second (no hours-to-seconds)": '''
+""",
+            "hourly price divided by tokens per second (no hours-to-seconds)": """
 def output_tokens_per_s(run):
     return run["output_tokens"] / run["elapsed_s"]
 
 
 def usd_per_million_tokens(tokens_per_s, usd_per_hour):
     return usd_per_hour / tokens_per_s * 1_000_000
-''',
-            "price per thousand tokens": '''
+""",
+            "price per thousand tokens": """
 def output_tokens_per_s(run):
     return run["output_tokens"] / run["elapsed_s"]
 
 
 def usd_per_million_tokens(tokens_per_s, usd_per_hour):
     return usd_per_hour / (tokens_per_s * 3600) * 1000
-''',
+""",
         },
     },
     "ex3_solution": {
         "tests": "ex3_tests",
         "answers": {
-            "GPU-seconds reported as GPU-hours": '''
+            "GPU-seconds reported as GPU-hours": """
 def gpu_hours(n_docs, output_tokens_per_doc, tokens_per_s):
     return n_docs * output_tokens_per_doc / tokens_per_s
 
@@ -83,8 +83,8 @@ def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_us
 def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
     saving = api_usd_per_doc - self_hosted_usd_per_doc
     return math.inf if saving <= 0 else fixed_usd / saving
-''',
-            "API bill priced at the output rate only": '''
+""",
+            "API bill priced at the output rate only": """
 def gpu_hours(n_docs, output_tokens_per_doc, tokens_per_s):
     return n_docs * output_tokens_per_doc / tokens_per_s / 3600
 
@@ -96,8 +96,8 @@ def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_us
 def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
     saving = api_usd_per_doc - self_hosted_usd_per_doc
     return math.inf if saving <= 0 else fixed_usd / saving
-''',
-            "break-even from the API price alone (self-hosting's per-document cost ignored)": '''
+""",
+            "break-even from the API price alone (self-hosting's per-document cost ignored)": """
 def gpu_hours(n_docs, output_tokens_per_doc, tokens_per_s):
     return n_docs * output_tokens_per_doc / tokens_per_s / 3600
 
@@ -108,26 +108,26 @@ def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_us
 
 def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
     return fixed_usd / api_usd_per_doc
-''',
+""",
         },
     },
     "ex4_solution": {
         "tests": "ex4_tests",
         "answers": {
-            "weights forgotten: the whole GPU for the KV cache": '''
+            "weights forgotten: the whole GPU for the KV cache": """
 def max_sequences(memory_bytes, weight_bytes, kv_bytes_per_token, tokens_per_sequence, utilization=0.9):
     return int(memory_bytes * utilization // (kv_bytes_per_token * tokens_per_sequence))
-''',
-            "utilization ignored": '''
+""",
+            "utilization ignored": """
 def max_sequences(memory_bytes, weight_bytes, kv_bytes_per_token, tokens_per_sequence, utilization=0.9):
     free = memory_bytes - weight_bytes
     return max(0, int(free // (kv_bytes_per_token * tokens_per_sequence)))
-''',
-            "rounded instead of floored": '''
+""",
+            "rounded instead of floored": """
 def max_sequences(memory_bytes, weight_bytes, kv_bytes_per_token, tokens_per_sequence, utilization=0.9):
     free = memory_bytes * utilization - weight_bytes
     return max(0, round(free / (kv_bytes_per_token * tokens_per_sequence)))
-''',
+""",
         },
     },
 }

@@ -1,12 +1,12 @@
 """Lab 04: typical mistakes, each of which must fail the exercise's tests."""
 
-_SWEEP_HEAD = '''
+_SWEEP_HEAD = """
 def sweep_table(records):
     rows = []
     for level in sorted({r["concurrency"] for r in records}):
-'''
+"""
 
-_SWEEP_TAIL = '''
+_SWEEP_TAIL = """
         ttfts = [1000 * ttft(r) for r in good]
         tpots = [1000 * t for t in (tpot(r) for r in good) if t is not None]
         tokens = sum(output_tokens(r)[0] for r in good)
@@ -18,9 +18,9 @@ _SWEEP_TAIL = '''
             "output_tok_s": tokens / duration(recs),
         })
     return pd.DataFrame(rows).set_index("concurrency")
-'''
+"""
 
-_SLO_TABLE = '''
+_SLO_TABLE = """
 def slo_table(records, ttft_ms, tpot_ms):
     rows = []
     for level in sorted({r["concurrency"] for r in records}):
@@ -35,17 +35,17 @@ def max_concurrency_within_slo(records, ttft_ms, tpot_ms, attainment=0.9):
     table = slo_table(records, ttft_ms, tpot_ms)
     passing = table.index[table.attainment >= attainment]
     return int(max(passing)) if len(passing) else None
-'''
+"""
 
-_MEETS = '''
+_MEETS = """
 def meets_slo(record, ttft_ms, tpot_ms):
     if not ok(record) or ttft(record) is None:
         return False
     per_token = tpot(record)
     return ttft(record) * 1000 <= ttft_ms and (per_token is None or per_token * 1000 <= tpot_ms)
-'''
+"""
 
-_FLOORS = '''
+_FLOORS = """
 def with_floors(points):
     out = points.copy()
     floors = [decode_floor_s(p.weight_bytes, p.bandwidth_tb_s * 1e12, p.kv_bytes_per_token,
@@ -55,9 +55,9 @@ def with_floors(points):
     out["utilisation"] = [bandwidth_utilisation(p.itl_ms / 1000, f)
                           for p, f in zip(points.itertuples(), floors)]
     return out
-'''
+"""
 
-_GAUGE = '''
+_GAUGE = """
 def gauge_value(text, name):
     total, found = 0.0, False
     for family in text_string_to_metric_families(text):
@@ -67,40 +67,48 @@ def gauge_value(text, name):
     if not found:
         raise KeyError(name)
     return total
-'''
+"""
 
 WRONG = {
     "ex1_solution": {
         "tests": "ex1_tests",
         "answers": {
-            "warm-up requests counted": _SWEEP_HEAD + '''
+            "warm-up requests counted": _SWEEP_HEAD
+            + """
         recs = [r for r in records if r["concurrency"] == level]
         good = [r for r in recs if ok(r)]
         gaps = [1000 * g for r in good for g in itls(r)]
-''' + _SWEEP_TAIL,
-            "ITL as per-request mean gaps, not all gaps pooled": _SWEEP_HEAD + '''
+"""
+            + _SWEEP_TAIL,
+            "ITL as per-request mean gaps, not all gaps pooled": _SWEEP_HEAD
+            + """
         recs = [r for r in records if r["concurrency"] == level and not r.get("warmup")]
         good = [r for r in recs if ok(r)]
         gaps = [1000 * float(np.mean(itls(r))) for r in good if itls(r)]
-''' + _SWEEP_TAIL,
-            "requests that failed mid-stream kept": _SWEEP_HEAD + '''
+"""
+            + _SWEEP_TAIL,
+            "requests that failed mid-stream kept": _SWEEP_HEAD
+            + """
         recs = [r for r in records if r["concurrency"] == level and not r.get("warmup")]
         good = [r for r in recs if r["chunks"]]
         gaps = [1000 * g for r in good for g in itls(r)]
-''' + _SWEEP_TAIL,
+"""
+            + _SWEEP_TAIL,
         },
     },
     "ex2_solution": {
         "tests": "ex2_tests",
         "answers": {
-            "either SLO is enough (or instead of and)": '''
+            "either SLO is enough (or instead of and)": """
 def meets_slo(record, ttft_ms, tpot_ms):
     if not ok(record) or ttft(record) is None:
         return False
     per_token = tpot(record)
     return ttft(record) * 1000 <= ttft_ms or (per_token is None or per_token * 1000 <= tpot_ms)
-''' + _SLO_TABLE,
-            "failed requests left out of the attainment denominator": _MEETS + '''
+"""
+            + _SLO_TABLE,
+            "failed requests left out of the attainment denominator": _MEETS
+            + """
 def slo_table(records, ttft_ms, tpot_ms):
     rows = []
     for level in sorted({r["concurrency"] for r in records}):
@@ -115,8 +123,8 @@ def max_concurrency_within_slo(records, ttft_ms, tpot_ms, attainment=0.9):
     table = slo_table(records, ttft_ms, tpot_ms)
     passing = table.index[table.attainment >= attainment]
     return int(max(passing)) if len(passing) else None
-''',
-            "TPOT counted over every token, first included (E2E / tokens)": '''
+""",
+            "TPOT counted over every token, first included (E2E / tokens)": """
 def meets_slo(record, ttft_ms, tpot_ms):
     if not ok(record) or ttft(record) is None:
         return False
@@ -124,13 +132,14 @@ def meets_slo(record, ttft_ms, tpot_ms):
     from servelab.bench.metrics import e2e
     per_token = e2e(record) / n if n else None
     return ttft(record) * 1000 <= ttft_ms and (per_token is None or per_token * 1000 <= tpot_ms)
-''' + _SLO_TABLE,
+"""
+            + _SLO_TABLE,
         },
     },
     "ex3_solution": {
         "tests": "ex3_tests",
         "answers": {
-            "KV-cache reads of the batch left out (weights only)": '''
+            "KV-cache reads of the batch left out (weights only)": """
 def decode_floor_s(weight_bytes, bandwidth_bytes_s, kv_bytes_per_token=0, batch=1,
                    context_tokens=0, tensor_parallel=1):
     return weight_bytes / tensor_parallel / bandwidth_bytes_s
@@ -138,8 +147,9 @@ def decode_floor_s(weight_bytes, bandwidth_bytes_s, kv_bytes_per_token=0, batch=
 
 def bandwidth_utilisation(itl_s, floor_s):
     return floor_s / itl_s
-''' + _FLOORS,
-            "utilisation inverted (ITL / floor)": '''
+"""
+            + _FLOORS,
+            "utilisation inverted (ITL / floor)": """
 def decode_floor_s(weight_bytes, bandwidth_bytes_s, kv_bytes_per_token=0, batch=1,
                    context_tokens=0, tensor_parallel=1):
     step_bytes = weight_bytes + batch * context_tokens * kv_bytes_per_token
@@ -148,8 +158,9 @@ def decode_floor_s(weight_bytes, bandwidth_bytes_s, kv_bytes_per_token=0, batch=
 
 def bandwidth_utilisation(itl_s, floor_s):
     return itl_s / floor_s
-''' + _FLOORS,
-            "tensor parallelism ignored": '''
+"""
+            + _FLOORS,
+            "tensor parallelism ignored": """
 def decode_floor_s(weight_bytes, bandwidth_bytes_s, kv_bytes_per_token=0, batch=1,
                    context_tokens=0, tensor_parallel=1):
     step_bytes = weight_bytes + batch * context_tokens * kv_bytes_per_token
@@ -158,13 +169,15 @@ def decode_floor_s(weight_bytes, bandwidth_bytes_s, kv_bytes_per_token=0, batch=
 
 def bandwidth_utilisation(itl_s, floor_s):
     return floor_s / itl_s
-''' + _FLOORS,
+"""
+            + _FLOORS,
         },
     },
     "ex4_solution": {
         "tests": "ex4_tests",
         "answers": {
-            "mean since the server started (after only, no difference)": _GAUGE + '''
+            "mean since the server started (after only, no difference)": _GAUGE
+            + """
 
 def histogram_mean_s(before, after, name):
     total, count = 0.0, 0.0
@@ -175,8 +188,8 @@ def histogram_mean_s(before, after, name):
             if s.name == name + "_count":
                 count += s.value
     return total / count if count else None
-''',
-            "only the first label set read (engines not added up)": '''
+""",
+            "only the first label set read (engines not added up)": """
 def _first(text, sample):
     for family in text_string_to_metric_families(text):
         for s in family.samples:
@@ -197,8 +210,9 @@ def histogram_mean_s(before, after, name):
     if count <= 0:
         return None
     return ((_first(after, name + "_sum") or 0.0) - (_first(before, name + "_sum") or 0.0)) / count
-''',
-            "buckets averaged instead of sum / count": _GAUGE + '''
+""",
+            "buckets averaged instead of sum / count": _GAUGE
+            + """
 
 def histogram_mean_s(before, after, name):
     def buckets(text):
@@ -207,7 +221,7 @@ def histogram_mean_s(before, after, name):
     b, a = buckets(before), buckets(after)
     diffs = [y - x for x, y in zip(b, a)] if b else a
     return sum(diffs) / len(diffs) if diffs and sum(diffs) else None
-''',
+""",
         },
     },
 }

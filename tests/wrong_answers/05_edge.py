@@ -1,10 +1,10 @@
-"""Plausible wrong answers for lab 05; each must lose marks (tests/test_wrong_answers.py)."""
+"""Plausible wrong answers for lab 05; each must lose marks (tests/course/test_wrong_answers.py)."""
 
 WRONG = {
     "ex1_solution": {
         "tests": "ex1_tests",
         "answers": {
-            "prompt and generated tokens both counted as decode": '''
+            "prompt and generated tokens both counted as decode": """
 def decode_tokens_per_s(timings):
     return (timings["prompt_n"] + timings["predicted_n"]) / (timings["prompt_ms"] + timings["predicted_ms"]) * 1000
 
@@ -13,8 +13,8 @@ def kv_bytes_per_context_token(servers):
     small = min(servers, key=lambda s: s["ctx_size"])
     large = max(servers, key=lambda s: s["ctx_size"])
     return (large["rss_idle_bytes"] - small["rss_idle_bytes"]) / (large["ctx_size"] - small["ctx_size"])
-''',
-            "memory divided by context of one run (weights counted as KV)": '''
+""",
+            "memory divided by context of one run (weights counted as KV)": """
 def decode_tokens_per_s(timings):
     return timings["predicted_n"] / timings["predicted_ms"] * 1000
 
@@ -22,8 +22,8 @@ def decode_tokens_per_s(timings):
 def kv_bytes_per_context_token(servers):
     large = max(servers, key=lambda s: s["ctx_size"])
     return large["rss_idle_bytes"] / large["ctx_size"]
-''',
-            "first and last record instead of smallest and largest context": '''
+""",
+            "first and last record instead of smallest and largest context": """
 def decode_tokens_per_s(timings):
     return timings["predicted_n"] / timings["predicted_ms"] * 1000
 
@@ -31,13 +31,13 @@ def decode_tokens_per_s(timings):
 def kv_bytes_per_context_token(servers):
     small, large = servers[0], servers[-1]
     return (large["rss_idle_bytes"] - small["rss_idle_bytes"]) / (large["ctx_size"] - small["ctx_size"])
-''',
+""",
         },
     },
     "ex2_solution": {
         "tests": "ex2_tests",
         "answers": {
-            "KV cache without the factor 2 (K only)": '''
+            "KV cache without the factor 2 (K only)": """
 def memory_needed_bytes(shape, bits_per_weight, context_tokens, kv_bytes_per_value=2):
     weights = shape.params * bits_per_weight / 8
     return weights + shape.layers * shape.kv_heads * shape.head_dim * kv_bytes_per_value * context_tokens
@@ -45,8 +45,8 @@ def memory_needed_bytes(shape, bits_per_weight, context_tokens, kv_bytes_per_val
 
 def fits(needed_bytes, device_memory_gb, usable_fraction):
     return needed_bytes <= device_memory_gb * 1e9 * usable_fraction
-''',
-            "bits per weight used as bytes": '''
+""",
+            "bits per weight used as bytes": """
 def memory_needed_bytes(shape, bits_per_weight, context_tokens, kv_bytes_per_value=2):
     weights = shape.params * bits_per_weight
     kv = 2 * shape.layers * shape.kv_heads * shape.head_dim * kv_bytes_per_value
@@ -55,8 +55,8 @@ def memory_needed_bytes(shape, bits_per_weight, context_tokens, kv_bytes_per_val
 
 def fits(needed_bytes, device_memory_gb, usable_fraction):
     return needed_bytes <= device_memory_gb * 1e9 * usable_fraction
-''',
-            "device memory in GiB instead of GB": '''
+""",
+            "device memory in GiB instead of GB": """
 def memory_needed_bytes(shape, bits_per_weight, context_tokens, kv_bytes_per_value=2):
     weights = shape.params * bits_per_weight / 8
     kv = 2 * shape.layers * shape.kv_heads * shape.head_dim * kv_bytes_per_value
@@ -65,65 +65,65 @@ def memory_needed_bytes(shape, bits_per_weight, context_tokens, kv_bytes_per_val
 
 def fits(needed_bytes, device_memory_gb, usable_fraction):
     return needed_bytes <= device_memory_gb * 2**30 * usable_fraction
-''',
+""",
         },
     },
     "ex3_solution": {
         "tests": "ex3_tests",
         "answers": {
-            "GB/s taken as GiB/s": '''
+            "GB/s taken as GiB/s": """
 def decode_ceiling_tokens_per_s(weight_bytes, bandwidth_gb_s):
     return bandwidth_gb_s * 2**30 / weight_bytes
 
 
 def itl_floor_ms(weight_bytes, bandwidth_gb_s):
     return 1000 / decode_ceiling_tokens_per_s(weight_bytes, bandwidth_gb_s)
-''',
-            "floor in seconds, not milliseconds": '''
+""",
+            "floor in seconds, not milliseconds": """
 def decode_ceiling_tokens_per_s(weight_bytes, bandwidth_gb_s):
     return bandwidth_gb_s * 1e9 / weight_bytes
 
 
 def itl_floor_ms(weight_bytes, bandwidth_gb_s):
     return 1 / decode_ceiling_tokens_per_s(weight_bytes, bandwidth_gb_s)
-''',
-            "bandwidth counted in bits (x 8)": '''
+""",
+            "bandwidth counted in bits (x 8)": """
 def decode_ceiling_tokens_per_s(weight_bytes, bandwidth_gb_s):
     return bandwidth_gb_s * 8e9 / weight_bytes
 
 
 def itl_floor_ms(weight_bytes, bandwidth_gb_s):
     return 1000 / decode_ceiling_tokens_per_s(weight_bytes, bandwidth_gb_s)
-''',
+""",
         },
     },
     "ex4_solution": {
         "tests": "ex4_tests",
         "answers": {
-            "offline checked before capability (a frontier task put on the device)": '''
+            "offline checked before capability (a frontier task put on the device)": """
 def placement(case, cloud_first_token_ms):
     if case["offline_required"] or case["first_token_budget_ms"] < cloud_first_token_ms:
         return "edge"
     if case["capability"] == "frontier":
         return "cloud"
     return "either"
-''',
-            "cloud whenever the cloud is fast enough (no 'either')": '''
+""",
+            "cloud whenever the cloud is fast enough (no 'either')": """
 def placement(case, cloud_first_token_ms):
     if case["capability"] == "frontier":
         return "not feasible" if case["offline_required"] else "cloud"
     if case["offline_required"] or case["first_token_budget_ms"] < cloud_first_token_ms:
         return "edge"
     return "cloud"
-''',
-            "budget equal to the cloud's latency treated as too slow": '''
+""",
+            "budget equal to the cloud's latency treated as too slow": """
 def placement(case, cloud_first_token_ms):
     if case["capability"] == "frontier":
         return "not feasible" if case["offline_required"] else "cloud"
     if case["offline_required"] or case["first_token_budget_ms"] <= cloud_first_token_ms:
         return "edge"
     return "either"
-''',
+""",
         },
     },
 }

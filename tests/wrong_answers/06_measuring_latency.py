@@ -1,6 +1,6 @@
 """Lab 06: typical mistakes, each of which must fail the exercise's tests."""
 
-_REST = '''
+_REST = """
 def itls(record):
     times = [c["t"] for c in content(record)]
     return [b - a for a, b in zip(times, times[1:])]
@@ -16,9 +16,9 @@ def tpot(record):
     if n < 2 or first is None or last is None:
         return None
     return (last - first) / (n - 1)
-'''
+"""
 
-_TTFT = '''
+_TTFT = """
 def ttft(record):
     if not record["chunks"]:
         return None
@@ -28,9 +28,9 @@ def ttft(record):
 def ttfct(record):
     chunks = content(record)
     return chunks[0]["t"] - record["sent_at"] if chunks else None
-'''
+"""
 
-_TOKENS = '''
+_TOKENS = """
 def output_tokens(record):
     usage = record.get("usage")
     if usage and usage.get("completion_tokens") is not None:
@@ -39,9 +39,9 @@ def output_tokens(record):
     if chunks and all(c.get("n_tokens") is not None for c in chunks):
         return sum(c["n_tokens"] for c in chunks)
     return len(chunks)
-'''
+"""
 
-_TPOTS = '''
+_TPOTS = """
 def vllm_tpots(result):
     out = []
     for err, n, latency, first in zip(result["errors"], result["output_lens"],
@@ -49,17 +49,17 @@ def vllm_tpots(result):
         if not err and n > 1:
             out.append((latency - first) / (n - 1))
     return out
-'''
+"""
 
-_SUSPICIOUS = '''
+_SUSPICIOUS = """
 def suspicious(errors, threshold_ms):
     over = errors[errors.e2e_error_ms > threshold_ms]
     return list(over.sort_values("e2e_error_ms", ascending=False, kind="stable").index)
-'''
+"""
 
 
 def _client_error(first_kinds: str, sign: str = "+") -> str:
-    return f'''
+    return f"""
 def client_error(client_records, server_records):
     truth_by_id = {{s["client_request_id"]: s for s in server_records}}
     rows = []
@@ -75,14 +75,14 @@ def client_error(client_records, server_records):
             "e2e_error_ms": {sign}1000 * (e2e(c) - (sent[-1] - s["received_perf"])),
         }})
     return pd.DataFrame(rows).set_index("request_id")
-'''
+"""
 
 
 WRONG = {
     "ex1_solution": {
         "tests": "ex1_tests",
         "answers": {
-            "TTFT from the first non-empty chunk (AIPerf's definition)": '''
+            "TTFT from the first non-empty chunk (AIPerf's definition)": """
 def ttft(record):
     chunks = content(record)
     return chunks[0]["t"] - record["sent_at"] if chunks else None
@@ -91,12 +91,18 @@ def ttft(record):
 def ttfct(record):
     chunks = content(record)
     return chunks[0]["t"] - record["sent_at"] if chunks else None
-''' + _TOKENS + _REST,
-            "output tokens always counted from chunks (usage ignored)": _TTFT + '''
+"""
+            + _TOKENS
+            + _REST,
+            "output tokens always counted from chunks (usage ignored)": _TTFT
+            + """
 def output_tokens(record):
     return len(content(record))
-''' + _REST,
-            "ITL over every chunk, empty ones included": _TTFT + _TOKENS + '''
+"""
+            + _REST,
+            "ITL over every chunk, empty ones included": _TTFT
+            + _TOKENS
+            + """
 def itls(record):
     times = [c["t"] for c in record["chunks"]]
     return [b - a for a, b in zip(times, times[1:])]
@@ -112,8 +118,10 @@ def tpot(record):
     if n < 2 or first is None or last is None:
         return None
     return (last - first) / (n - 1)
-''',
-            "E2E ends at the last chunk of any kind": _TTFT + _TOKENS + '''
+""",
+            "E2E ends at the last chunk of any kind": _TTFT
+            + _TOKENS
+            + """
 def itls(record):
     times = [c["t"] for c in content(record)]
     return [b - a for a, b in zip(times, times[1:])]
@@ -128,13 +136,13 @@ def tpot(record):
     if n < 2 or first is None or last is None:
         return None
     return (last - first) / (n - 1)
-''',
+""",
         },
     },
     "ex2_solution": {
         "tests": "ex2_tests",
         "answers": {
-            "TPOT divided by every output token (not output_len - 1)": '''
+            "TPOT divided by every output token (not output_len - 1)": """
 def vllm_tpots(result):
     out = []
     for err, n, latency, first in zip(result["errors"], result["output_lens"],
@@ -154,8 +162,9 @@ def vllm_goodput(result, slos_ms):
         if all(values[k] <= v / 1000 for k, v in slos_ms.items()):
             good += 1
     return good / result["duration"]
-''',
-            "one-token requests fail a TPOT SLO (vLLM counts them as TPOT 0)": _TPOTS + '''
+""",
+            "one-token requests fail a TPOT SLO (vLLM counts them as TPOT 0)": _TPOTS
+            + """
 def vllm_goodput(result, slos_ms):
     good = 0
     for err, n, latency, first in zip(result["errors"], result["output_lens"],
@@ -167,8 +176,9 @@ def vllm_goodput(result, slos_ms):
         if all(values[k] <= v / 1000 for k, v in slos_ms.items()):
             good += 1
     return good / result["duration"]
-''',
-            "goodput as a fraction of requests, not per second": _TPOTS + '''
+""",
+            "goodput as a fraction of requests, not per second": _TPOTS
+            + """
 def vllm_goodput(result, slos_ms):
     good = 0
     for err, n, latency, first in zip(result["errors"], result["output_lens"],
@@ -180,21 +190,24 @@ def vllm_goodput(result, slos_ms):
         if all(values[k] <= v / 1000 for k, v in slos_ms.items()):
             good += 1
     return good / len(result["errors"])
-''',
+""",
         },
     },
     "ex3_solution": {
         "tests": "ex3_tests",
         "answers": {
-            "true TTFT from the first content chunk (role chunk ignored)":
-                _client_error('("content",)') + _SUSPICIOUS,
+            "true TTFT from the first content chunk (role chunk ignored)": _client_error(
+                '("content",)'
+            )
+            + _SUSPICIOUS,
             "error signed the wrong way (truth - client)": _client_error('("role", "content")', "-")
-                + _SUSPICIOUS,
-            "suspicious sorted best first": _client_error('("role", "content")') + '''
+            + _SUSPICIOUS,
+            "suspicious sorted best first": _client_error('("role", "content")')
+            + """
 def suspicious(errors, threshold_ms):
     over = errors[errors.e2e_error_ms > threshold_ms]
     return list(over.sort_values("e2e_error_ms", kind="stable").index)
-''',
+""",
         },
     },
 }

@@ -4,7 +4,7 @@ WRONG = {
     "ex1_solution": {
         "tests": "ex1_tests",
         "answers": {
-            "a fallback chain multiplied like a series": '''
+            "a fallback chain multiplied like a series": """
 def serial_availability(avails):
     return math.prod(avails)
 
@@ -13,8 +13,8 @@ def chain_availability(avails):
 
 def downtime_minutes_per_month(availability):
     return (1 - availability) * 30 * 24 * 60
-''',
-            "downtime over an average month of 365/12 days": '''
+""",
+            "downtime over an average month of 365/12 days": """
 def serial_availability(avails):
     return math.prod(avails)
 
@@ -23,13 +23,13 @@ def chain_availability(avails):
 
 def downtime_minutes_per_month(availability):
     return (1 - availability) * 365 / 12 * 24 * 60
-''',
+""",
         },
     },
     "ex2_solution": {
         "tests": "ex2_tests",
         "answers": {
-            "ignores Retry-After (always exponential backoff)": '''
+            "ignores Retry-After (always exponential backoff)": """
 RETRYABLE = {429, 500, 502, 503, 504}
 
 def retry_delay(attempt, retry_after=None):
@@ -54,8 +54,8 @@ def call_with_fallback(endpoints, clock, max_attempts=3, timeout_s=2.0, max_wait
     if fallback_answer is not None:
         return Answer(fallback_answer, "cache")
     raise last_error
-''',
-            "fails over on every error, client errors included": '''
+""",
+            "fails over on every error, client errors included": """
 def retry_delay(attempt, retry_after=None):
     if retry_after is not None:
         return retry_after
@@ -78,8 +78,8 @@ def call_with_fallback(endpoints, clock, max_attempts=3, timeout_s=2.0, max_wait
     if fallback_answer is not None:
         return Answer(fallback_answer, "cache")
     raise last_error
-''',
-            "sleeps after the last attempt too": '''
+""",
+            "sleeps after the last attempt too": """
 RETRYABLE = {429, 500, 502, 503, 504}
 
 def retry_delay(attempt, retry_after=None):
@@ -107,13 +107,13 @@ def call_with_fallback(endpoints, clock, max_attempts=3, timeout_s=2.0, max_wait
     if fallback_answer is not None:
         return Answer(fallback_answer, "cache")
     raise last_error
-''',
+""",
         },
     },
     "ex3_solution": {
         "tests": "ex3_tests",
         "answers": {
-            "half-open lets every call through": '''
+            "half-open lets every call through": """
 class CircuitBreaker:
     def __init__(self, clock, failure_threshold=3, cooldown_s=10.0):
         self.clock, self.failure_threshold, self.cooldown_s = clock, failure_threshold, cooldown_s
@@ -135,8 +135,8 @@ class CircuitBreaker:
         self.failures += 1
         if self.state == "half_open" or self.failures >= self.failure_threshold:
             self._state, self.opened_at = "open", self.clock.now()
-''',
-            "a failed trial does not restart the cooldown": '''
+""",
+            "a failed trial does not restart the cooldown": """
 class CircuitBreaker:
     def __init__(self, clock, failure_threshold=3, cooldown_s=10.0):
         self.clock, self.failure_threshold, self.cooldown_s = clock, failure_threshold, cooldown_s
@@ -166,7 +166,7 @@ class CircuitBreaker:
             self._state, self.opened_at = "open", self.clock.now()
         elif self.state == "half_open":
             self._state, self.trial_out = "open", False
-''',
+""",
         },
     },
 }

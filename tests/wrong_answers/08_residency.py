@@ -1,6 +1,6 @@
 """Plausible wrong answers to lab 08; each must lose the marks of its test cell."""
 
-_MAY = '''
+_MAY = """
 def may_process(policy, upstreams, data_class, upstream):
     rule = policy.get(data_class)
     if rule is None or upstream not in upstreams.index:
@@ -12,29 +12,29 @@ def may_process(policy, upstreams, data_class, upstream):
     if limit is None:
         return True
     return bool(not pd.isna(row["retention_days"]) and row["retention_days"] <= limit)
-'''
+"""
 
-_ROUTE = '''
+_ROUTE = """
 def route(case, policy, upstreams):
     for upstream in case["chain"]:
         if (may_process(policy, upstreams, case["data_class"], upstream)
                 and upstream not in case["down"]):
             return upstream
     return None
-'''
+"""
 
 WRONG = {
     "ex1_solution": {
         "tests": "ex1_tests",
         "answers": {
-            "retention limit ignored (jurisdiction only)": '''
+            "retention limit ignored (jurisdiction only)": """
 def may_process(policy, upstreams, data_class, upstream):
     rule = policy.get(data_class)
     if rule is None or upstream not in upstreams.index:
         return False
     return upstreams.loc[upstream, "jurisdiction"] in rule["jurisdictions"]
-''',
-            "unknown retention treated as compliant (fails open)": '''
+""",
+            "unknown retention treated as compliant (fails open)": """
 def may_process(policy, upstreams, data_class, upstream):
     rule = policy.get(data_class)
     if rule is None or upstream not in upstreams.index:
@@ -46,8 +46,8 @@ def may_process(policy, upstreams, data_class, upstream):
     if limit is None or pd.isna(row["retention_days"]):
         return True
     return bool(row["retention_days"] <= limit)
-''',
-            "unknown data class raises instead of failing closed": '''
+""",
+            "unknown data class raises instead of failing closed": """
 def may_process(policy, upstreams, data_class, upstream):
     rule = policy[data_class]
     if upstream not in upstreams.index:
@@ -59,13 +59,14 @@ def may_process(policy, upstreams, data_class, upstream):
     if limit is None:
         return True
     return bool(not pd.isna(row["retention_days"]) and row["retention_days"] <= limit)
-''',
+""",
         },
     },
     "ex2_solution": {
         "tests": "ex2_tests",
         "answers": {
-            "fails open: any healthy upstream when no compliant one is up": _MAY + '''
+            "fails open: any healthy upstream when no compliant one is up": _MAY
+            + """
 def route(case, policy, upstreams):
     for upstream in case["chain"]:
         if (may_process(policy, upstreams, case["data_class"], upstream)
@@ -73,15 +74,17 @@ def route(case, policy, upstreams):
             return upstream
     healthy = [u for u in case["chain"] if u not in case["down"]]
     return healthy[0] if healthy else None
-''',
-            "health ignored: first compliant upstream even when down": _MAY + '''
+""",
+            "health ignored: first compliant upstream even when down": _MAY
+            + """
 def route(case, policy, upstreams):
     for upstream in case["chain"]:
         if may_process(policy, upstreams, case["data_class"], upstream):
             return upstream
     return None
-''',
-            "policy checked on the primary only, failover unscreened": _MAY + '''
+""",
+            "policy checked on the primary only, failover unscreened": _MAY
+            + """
 def route(case, policy, upstreams):
     chain = case["chain"]
     if not may_process(policy, upstreams, case["data_class"], chain[0]):
@@ -90,13 +93,15 @@ def route(case, policy, upstreams):
         if upstream not in case["down"]:
             return upstream
     return None
-''',
+""",
         },
     },
     "ex3_solution": {
         "tests": "ex3_tests",
         "answers": {
-            "'served' whenever something served it": _MAY + _ROUTE + '''
+            "'served' whenever something served it": _MAY
+            + _ROUTE
+            + """
 def audit_record(case, policy, upstreams):
     chain, down = case["chain"], case["down"]
     allowed = [u for u in chain if may_process(policy, upstreams, case["data_class"], u)]
@@ -108,8 +113,10 @@ def audit_record(case, policy, upstreams):
         failed = [u for u in allowed[:allowed.index(chosen)] if u in down]
     return {"route": chosen, "decision": decision,
             "excluded": [u for u in chain if u not in allowed], "failed_over": failed}
-''',
-            "failed_over lists every down upstream, compliant or not": _MAY + _ROUTE + '''
+""",
+            "failed_over lists every down upstream, compliant or not": _MAY
+            + _ROUTE
+            + """
 def audit_record(case, policy, upstreams):
     chain, down = case["chain"], case["down"]
     allowed = [u for u in chain if may_process(policy, upstreams, case["data_class"], u)]
@@ -121,8 +128,10 @@ def audit_record(case, policy, upstreams):
         failed = [u for u in chain[:chain.index(chosen)] if u in down]
     return {"route": chosen, "decision": decision,
             "excluded": [u for u in chain if u not in allowed], "failed_over": failed}
-''',
-            "excluded lists only the upstreams before the chosen one": _MAY + _ROUTE + '''
+""",
+            "excluded lists only the upstreams before the chosen one": _MAY
+            + _ROUTE
+            + """
 def audit_record(case, policy, upstreams):
     chain, down = case["chain"], case["down"]
     allowed = [u for u in chain if may_process(policy, upstreams, case["data_class"], u)]
@@ -135,7 +144,7 @@ def audit_record(case, policy, upstreams):
         failed = [u for u in allowed[:allowed.index(chosen)] if u in down]
     return {"route": chosen, "decision": decision,
             "excluded": [u for u in chain[:stop] if u not in allowed], "failed_over": failed}
-''',
+""",
         },
     },
 }

@@ -1,6 +1,6 @@
 """Plausible wrong answers to lab 09; each must lose the marks of its test cell."""
 
-_RECOMMEND = '''
+_RECOMMEND = """
 def recommend(scores, case):
     survivors = scores
     for criterion, minimum in (case.get("must") or {}).items():
@@ -8,9 +8,9 @@ def recommend(scores, case):
     if survivors.empty:
         return None
     return weighted_scores(survivors, case["weights"]).index[0]
-'''
+"""
 
-_WEIGHTED = '''
+_WEIGHTED = """
 def weighted_scores(scores, weights):
     unknown = set(weights) - set(scores.columns)
     if unknown:
@@ -22,14 +22,14 @@ def weighted_scores(scores, weights):
         raise ValueError("all zero")
     result = sum(scores[c] * w for c, w in weights.items()) / total
     return result.sort_index().sort_values(ascending=False, kind="stable")
-'''
+"""
 
-_GPUS = '''
+_GPUS = """
 def gpus_for_deadline(requests, output_tokens, tokens_per_s, deadline_h):
     return math.ceil(requests * output_tokens / tokens_per_s / 3600 / deadline_h)
-'''
+"""
 
-_COST = '''
+_COST = """
 def path_cost(workload, path):
     n, tin, tout = workload["requests"], workload["input_tokens"], workload["output_tokens"]
     if path["unit"] == "per_million_tokens":
@@ -39,45 +39,49 @@ def path_cost(workload, path):
     if path["unit"] == "on_device":
         return 0.0
     raise ValueError(path["unit"])
-'''
+"""
 
-_BUDGET = '''
+_BUDGET = """
 def e2e_budget_ms(path, n_tokens):
     if n_tokens < 1:
         raise ValueError("n_tokens")
     return (path["network_rtt_ms"] + path["queue_ms"] + path["ttft_ms"]
             + path["per_token_ms"] * (n_tokens - 1))
-'''
+"""
 
 WRONG = {
     "ex1_solution": {
         "tests": "ex1_tests",
         "answers": {
-            "weighted sum, not divided by the total weight": '''
+            "weighted sum, not divided by the total weight": """
 def weighted_scores(scores, weights):
     unknown = set(weights) - set(scores.columns)
     if unknown or any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
         raise ValueError("bad weights")
     result = sum(scores[c] * w for c, w in weights.items())
     return result.sort_index().sort_values(ascending=False, kind="stable")
-''' + _RECOMMEND,
-            "ties left in file order instead of by pattern name": '''
+"""
+            + _RECOMMEND,
+            "ties left in file order instead of by pattern name": """
 def weighted_scores(scores, weights):
     unknown = set(weights) - set(scores.columns)
     if unknown or any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
         raise ValueError("bad weights")
     result = sum(scores[c] * w for c, w in weights.items()) / sum(weights.values())
     return result.sort_values(ascending=False, kind="stable")
-''' + _RECOMMEND,
-            "unknown criteria silently ignored": '''
+"""
+            + _RECOMMEND,
+            "unknown criteria silently ignored": """
 def weighted_scores(scores, weights):
     weights = {c: w for c, w in weights.items() if c in scores.columns}
     if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
         raise ValueError("bad weights")
     result = sum(scores[c] * w for c, w in weights.items()) / sum(weights.values())
     return result.sort_index().sort_values(ascending=False, kind="stable")
-''' + _RECOMMEND,
-            "knock-out minimum treated as exclusive (> instead of >=)": _WEIGHTED + '''
+"""
+            + _RECOMMEND,
+            "knock-out minimum treated as exclusive (> instead of >=)": _WEIGHTED
+            + """
 def recommend(scores, case):
     survivors = scores
     for criterion, minimum in (case.get("must") or {}).items():
@@ -85,17 +89,18 @@ def recommend(scores, case):
     if survivors.empty:
         return None
     return weighted_scores(survivors, case["weights"]).index[0]
-''',
-            "knock-outs ignored: best weighted score wins": _WEIGHTED + '''
+""",
+            "knock-outs ignored: best weighted score wins": _WEIGHTED
+            + """
 def recommend(scores, case):
     return weighted_scores(scores, case["weights"]).index[0]
-''',
+""",
         },
     },
     "ex2_solution": {
         "tests": "ex2_tests",
         "answers": {
-            "prices read as per thousand tokens": '''
+            "prices read as per thousand tokens": """
 def path_cost(workload, path):
     n, tin, tout = workload["requests"], workload["input_tokens"], workload["output_tokens"]
     if path["unit"] == "per_million_tokens":
@@ -105,8 +110,9 @@ def path_cost(workload, path):
     if path["unit"] == "on_device":
         return 0.0
     raise ValueError(path["unit"])
-''' + _GPUS,
-            "every token at the input price": '''
+"""
+            + _GPUS,
+            "every token at the input price": """
 def path_cost(workload, path):
     n, tin, tout = workload["requests"], workload["input_tokens"], workload["output_tokens"]
     if path["unit"] == "per_million_tokens":
@@ -116,8 +122,9 @@ def path_cost(workload, path):
     if path["unit"] == "on_device":
         return 0.0
     raise ValueError(path["unit"])
-''' + _GPUS,
-            "GPU-seconds billed as GPU-hours": '''
+"""
+            + _GPUS,
+            "GPU-seconds billed as GPU-hours": """
 def path_cost(workload, path):
     n, tin, tout = workload["requests"], workload["input_tokens"], workload["output_tokens"]
     if path["unit"] == "per_million_tokens":
@@ -127,12 +134,14 @@ def path_cost(workload, path):
     if path["unit"] == "on_device":
         return 0.0
     raise ValueError(path["unit"])
-''' + _GPUS,
-            "GPUs rounded to the nearest whole number": _COST + '''
+"""
+            + _GPUS,
+            "GPUs rounded to the nearest whole number": _COST
+            + """
 def gpus_for_deadline(requests, output_tokens, tokens_per_s, deadline_h):
     return max(1, round(requests * output_tokens / tokens_per_s / 3600 / deadline_h))
-''',
-            "unknown units priced as zero instead of refused": '''
+""",
+            "unknown units priced as zero instead of refused": """
 def path_cost(workload, path):
     n, tin, tout = workload["requests"], workload["input_tokens"], workload["output_tokens"]
     if path["unit"] == "per_million_tokens":
@@ -140,13 +149,14 @@ def path_cost(workload, path):
     if path["unit"] == "per_gpu_hour":
         return n * tout / path["tokens_per_s"] / 3600 * path["hourly_usd"]
     return 0.0
-''' + _GPUS,
+"""
+            + _GPUS,
         },
     },
     "ex3_solution": {
         "tests": "ex3_tests",
         "answers": {
-            "N gaps instead of N - 1": '''
+            "N gaps instead of N - 1": """
 def e2e_budget_ms(path, n_tokens):
     if n_tokens < 1:
         raise ValueError("n_tokens")
@@ -157,8 +167,8 @@ def e2e_budget_ms(path, n_tokens):
 def paths_within(paths, slo_ms, n_tokens):
     budget = {p: e2e_budget_ms(r, n_tokens) for p, r in paths.iterrows()}
     return sorted([p for p, b in budget.items() if b <= slo_ms], key=budget.get)
-''',
-            "network and queue left out of the budget": '''
+""",
+            "network and queue left out of the budget": """
 def e2e_budget_ms(path, n_tokens):
     if n_tokens < 1:
         raise ValueError("n_tokens")
@@ -168,16 +178,18 @@ def e2e_budget_ms(path, n_tokens):
 def paths_within(paths, slo_ms, n_tokens):
     budget = {p: e2e_budget_ms(r, n_tokens) for p, r in paths.iterrows()}
     return sorted([p for p, b in budget.items() if b <= slo_ms], key=budget.get)
-''',
-            "paths kept in table order, not fastest first": _BUDGET + '''
+""",
+            "paths kept in table order, not fastest first": _BUDGET
+            + """
 def paths_within(paths, slo_ms, n_tokens):
     return [p for p, r in paths.iterrows() if e2e_budget_ms(r, n_tokens) <= slo_ms]
-''',
-            "SLO treated as strict (< instead of <=)": _BUDGET + '''
+""",
+            "SLO treated as strict (< instead of <=)": _BUDGET
+            + """
 def paths_within(paths, slo_ms, n_tokens):
     budget = {p: e2e_budget_ms(r, n_tokens) for p, r in paths.iterrows()}
     return sorted([p for p, b in budget.items() if b < slo_ms], key=budget.get)
-''',
+""",
         },
     },
 }

@@ -68,14 +68,24 @@ class StreamRelay(Response):
     """ASGI response relaying ``opened`` to the client with ``headers`` (a Starlette
     ``Response`` only in name, so FastAPI passes it through untouched)."""
 
-    def __init__(self, opened: OpenedStream, headers: dict[str, str], *, include_usage: bool,
-                 timing_comment: Callable[[], str], on_finish: Callable[[RelayResult], None],
-                 collect_text: bool = False) -> None:
+    def __init__(
+        self,
+        opened: OpenedStream,
+        headers: dict[str, str],
+        *,
+        include_usage: bool,
+        timing_comment: Callable[[], str],
+        on_finish: Callable[[RelayResult], None],
+        collect_text: bool = False,
+    ) -> None:
         self.opened = opened
         self.status_code = 200
         self.background = None
-        self.raw_headers = [(b"content-type", b"text/event-stream; charset=utf-8"),
-                            (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+        self.raw_headers = [
+            (b"content-type", b"text/event-stream; charset=utf-8"),
+            (b"cache-control", b"no-cache"),
+            (b"x-accel-buffering", b"no"),
+        ]
         self.raw_headers += [(k.encode(), v.encode()) for k, v in headers.items()]
         self.include_usage = include_usage
         self.timing_comment = timing_comment
@@ -88,8 +98,7 @@ class StreamRelay(Response):
         block, done = self._prepare(self.opened.first)
         self.result.chunks += 1
         try:
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": self.raw_headers})
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             if block:
                 await send({"type": "http.response.body", "body": block, "more_body": True})
         except OSError:  # the client is already gone
@@ -141,9 +150,11 @@ class StreamRelay(Response):
                         data = await read()
                     except (aiohttp.ClientError, OSError):  # the upstream's side, not the client's
                         result.outcome = "upstream_lost"
-                        tail = sse.error_event("The upstream connection was lost mid-stream; "
-                                               "the answer above is incomplete.",
-                                               "upstream_stream_broken")
+                        tail = sse.error_event(
+                            "The upstream connection was lost mid-stream; "
+                            "the answer above is incomplete.",
+                            "upstream_stream_broken",
+                        )
                         break
                     if not data:
                         break
@@ -156,20 +167,24 @@ class StreamRelay(Response):
                     result.chunks += 1
                     block, done = self._prepare(block)
                     if block:
-                        await send({"type": "http.response.body", "body": block,
-                                    "more_body": True})
+                        await send({"type": "http.response.body", "body": block, "more_body": True})
                 if done:  # read the body's end, so the connection goes back to the pool
                     while await read():
                         pass
         except TimeoutError:
             result.outcome = "total_timeout"
-            tail = sse.error_event("The upstream did not finish within the gateway's total "
-                                   "timeout; the answer above is incomplete.", "upstream_timeout")
+            tail = sse.error_event(
+                "The upstream did not finish within the gateway's total "
+                "timeout; the answer above is incomplete.",
+                "upstream_timeout",
+            )
         except aiohttp.ClientError:  # reading the body's end after [DONE]: the answer is whole
             pass
         if not done and not tail and result.outcome == "ok":
             result.outcome = "truncated"
-            tail = sse.error_event("The upstream ended the stream without [DONE]; the answer "
-                                   "above is incomplete.", "upstream_stream_truncated")
+            tail = sse.error_event(
+                "The upstream ended the stream without [DONE]; the answer above is incomplete.",
+                "upstream_stream_truncated",
+            )
         result.seconds = time.perf_counter() - started
         await send({"type": "http.response.body", "body": tail, "more_body": False})

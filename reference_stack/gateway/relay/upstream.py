@@ -44,8 +44,10 @@ class Timeouts:
 def request_url(upstream: Upstream, model: str) -> str:
     """Where a chat completion for ``model`` goes at ``upstream``."""
     if upstream.kind == "azure":
-        return (f"{upstream.base_url.rstrip('/')}/openai/deployments/{model}/chat/completions"
-                f"?api-version={upstream.api_version}")
+        return (
+            f"{upstream.base_url.rstrip('/')}/openai/deployments/{model}/chat/completions"
+            f"?api-version={upstream.api_version}"
+        )
     return f"{upstream.base_url.rstrip('/')}/chat/completions"
 
 
@@ -75,15 +77,22 @@ def make_session(timeouts: Timeouts) -> aiohttp.ClientSession:
     """The gateway's pooled HTTP client (no per-host limit: the upstream decides its load)."""
     trace = aiohttp.TraceConfig()
     trace.on_request_headers_sent.append(_on_headers_sent)
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300,
-                                     enable_cleanup_closed=True)
-    timeout = aiohttp.ClientTimeout(total=None, connect=timeouts.connect_s,
-                                    sock_connect=timeouts.connect_s)
+    connector = aiohttp.TCPConnector(
+        limit=0, limit_per_host=0, ttl_dns_cache=300, enable_cleanup_closed=True
+    )
+    timeout = aiohttp.ClientTimeout(
+        total=None, connect=timeouts.connect_s, sock_connect=timeouts.connect_s
+    )
     # No cookie jar: cookies one user's request brought back must never ride along on
     # another user's request (and skipping the jar saves work on every request).
-    return aiohttp.ClientSession(connector=connector, timeout=timeout, trace_configs=[trace],
-                                 cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
-                                 skip_auto_headers=("User-Agent",))
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        trace_configs=[trace],
+        cookie_jar=aiohttp.DummyCookieJar(),
+        auto_decompress=False,
+        skip_auto_headers=("User-Agent",),
+    )
 
 
 @dataclass
@@ -116,10 +125,13 @@ class Completed:
 async def _error_from(response: aiohttp.ClientResponse, upstream: Upstream) -> AttemptFailed:
     raw = await response.content.read(MAX_ERROR_BODY_BYTES)
     text = redact(raw.decode("utf-8", "replace"), upstream)
-    return AttemptFailed(reason_for_status(response.status),
-                         f"{upstream.name} answered HTTP {response.status}",
-                         status=response.status, retry_after=parse_retry_after(response.headers),
-                         body=text.encode())
+    return AttemptFailed(
+        reason_for_status(response.status),
+        f"{upstream.name} answered HTTP {response.status}",
+        status=response.status,
+        retry_after=parse_retry_after(response.headers),
+        body=text.encode(),
+    )
 
 
 def _connection_failure(exc: BaseException, upstream: Upstream) -> AttemptFailed:
@@ -139,21 +151,23 @@ class UpstreamClient:
         self.timeouts = timeouts
         self._urls: dict[tuple[str, str], URL] = {}  # parsed once per (upstream, model)
 
-    async def _post(self, candidate: Candidate, body: dict, request_id: str,
-                    ctx: SimpleNamespace) -> aiohttp.ClientResponse:
+    async def _post(
+        self, candidate: Candidate, body: dict, request_id: str, ctx: SimpleNamespace
+    ) -> aiohttp.ClientResponse:
         upstream = candidate.upstream
         url = self._urls.get((upstream.name, candidate.model))
         if url is None:
             url = self._urls[upstream.name, candidate.model] = URL(
-                request_url(upstream, candidate.model))
+                request_url(upstream, candidate.model)
+            )
         headers = request_headers(upstream)
         headers["content-type"] = "application/json"
         headers["x-request-id"] = request_id
-        return await self.session.post(url, data=json.dumps(body).encode(), headers=headers,
-                                       trace_request_ctx=ctx)
+        return await self.session.post(
+            url, data=json.dumps(body).encode(), headers=headers, trace_request_ctx=ctx
+        )
 
-    async def open_stream(self, candidate: Candidate, body: dict,
-                          request_id: str) -> OpenedStream:
+    async def open_stream(self, candidate: Candidate, body: dict, request_id: str) -> OpenedStream:
         """Send the request and wait for its first SSE event (TTFT timeout)."""
         upstream = candidate.upstream
         loop = asyncio.get_running_loop()
@@ -171,14 +185,16 @@ class UpstreamClient:
                 while b"data:" not in first:  # keep-alive comments are not a first token
                     data = await response.content.readany()
                     if not data:
-                        raise AttemptFailed(Reason.BROKEN_STREAM,
-                                            f"{upstream.name}: stream ended before any event")
+                        raise AttemptFailed(
+                            Reason.BROKEN_STREAM, f"{upstream.name}: stream ended before any event"
+                        )
                     first += splitter.feed(data)
             error = first_event_error(first)
             if error is not None:
-                raise AttemptFailed(Reason.SERVER_ERROR,
-                                    redact(f"{upstream.name}: error event before any content: "
-                                           f"{error}", upstream))
+                raise AttemptFailed(
+                    Reason.SERVER_ERROR,
+                    redact(f"{upstream.name}: error event before any content: {error}", upstream),
+                )
         except AttemptFailed:
             if response is not None:
                 response.close()
@@ -188,9 +204,10 @@ class UpstreamClient:
         except TimeoutError:
             if response is not None:
                 response.close()
-            raise AttemptFailed(Reason.FIRST_TOKEN_TIMEOUT,
-                                f"{upstream.name}: no first token within "
-                                f"{self.timeouts.first_token_s:g} s") from None
+            raise AttemptFailed(
+                Reason.FIRST_TOKEN_TIMEOUT,
+                f"{upstream.name}: no first token within {self.timeouts.first_token_s:g} s",
+            ) from None
         except (aiohttp.ClientError, OSError) as exc:
             if response is not None:
                 response.close()
@@ -217,8 +234,10 @@ class UpstreamClient:
         except aiohttp.ServerTimeoutError as exc:  # a TimeoutError too: must come first
             raise _connection_failure(exc, upstream) from None
         except TimeoutError:
-            raise AttemptFailed(Reason.TOTAL_TIMEOUT, f"{upstream.name}: no answer within "
-                                f"{self.timeouts.total_s:g} s") from None
+            raise AttemptFailed(
+                Reason.TOTAL_TIMEOUT,
+                f"{upstream.name}: no answer within {self.timeouts.total_s:g} s",
+            ) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise _connection_failure(exc, upstream) from None
         try:
@@ -226,7 +245,8 @@ class UpstreamClient:
             if not isinstance(parsed, dict) or "choices" not in parsed:
                 raise ValueError("no 'choices' in the answer")
         except ValueError as exc:
-            raise AttemptFailed(Reason.BROKEN_STREAM,
-                                f"{upstream.name}: unreadable answer ({exc})") from None
+            raise AttemptFailed(
+                Reason.BROKEN_STREAM, f"{upstream.name}: unreadable answer ({exc})"
+            ) from None
         sent = ctx.sent or started
         return Completed(raw, parsed, sent - started, time.perf_counter() - sent)

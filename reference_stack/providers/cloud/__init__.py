@@ -3,7 +3,7 @@
 Run: ``python -m reference_stack.providers.cloud`` (Sweden Central on 8420, France Central 8421,
 UK South 8422, East US 2 8423: the ports come from the catalog). Point
 ``openai.AzureOpenAI(azure_endpoint="http://127.0.0.1:8420", api_key="servelab-standin",
-api_version="2024-10-21")`` at a region, or use ``servelab.providers.client("cloud", region=...)``.
+api_version="2024-10-21")`` at a region, or use ``servelab.clients.client("cloud", region=...)``.
 
 Deployment types are profiles of the same model: ``serverless`` (pay per token on shared
 capacity; deployment named like the model), ``provisioned`` (reserved capacity, steadier

@@ -16,8 +16,8 @@ from reference_stack.providers.cloud.serving import PROVIDER, STANDIN_KEY, Regio
 from reference_stack.providers.faults import FaultInjector, FaultPlan
 from reference_stack.providers.server import bind, fail, serve_all
 from reference_stack.providers.tokens import make_source
-from servelab.catalog import SNAPSHOT_DATE, load
-from servelab.config import get_settings
+from servelab_base.catalog import SNAPSHOT_DATE, load
+from servelab_base.config import get_settings
 
 
 def parser() -> argparse.ArgumentParser:

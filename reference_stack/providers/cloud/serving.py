@@ -26,7 +26,7 @@ from reference_stack.providers.tokens import (
     UpstreamError,
     estimate_prompt_tokens,
 )
-from servelab.catalog import SNAPSHOT_DATE, Catalog, Deployment, Region
+from servelab_base.catalog import SNAPSHOT_DATE, Catalog, Deployment, Region
 
 PROVIDER = "azure-openai"
 LABEL = "cloud-platform"

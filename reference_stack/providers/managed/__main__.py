@@ -14,8 +14,8 @@ from reference_stack.providers.managed.routes import build_app
 from reference_stack.providers.managed.serving import STANDIN_KEY, ManagedServing
 from reference_stack.providers.server import bind, serve_all
 from reference_stack.providers.tokens import make_source
-from servelab.catalog import SNAPSHOT_DATE, load
-from servelab.config import get_settings
+from servelab_base.catalog import SNAPSHOT_DATE, load
+from servelab_base.config import get_settings
 
 
 def parser() -> argparse.ArgumentParser:

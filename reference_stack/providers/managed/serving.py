@@ -21,7 +21,7 @@ from reference_stack.providers.tokens import (
     UpstreamError,
     estimate_prompt_tokens,
 )
-from servelab.catalog import SNAPSHOT_DATE, Catalog
+from servelab_base.catalog import SNAPSHOT_DATE, Catalog
 
 PROVIDER, REGION, DEPLOYMENT_TYPE = "openai", "global", "serverless"
 LABEL = "managed-api"

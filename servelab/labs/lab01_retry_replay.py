@@ -1,0 +1,234 @@
+"""Replay a recorded sequence of provider answers against a retry policy, on a fake clock.
+
+A managed API answers an overloaded client with ``429 Too Many Requests`` and a ``Retry-After``
+header, and sometimes with a 5xx. Whether a retry policy handles that well cannot be graded live
+(timing varies, waiting is slow), so lab 01 records the answers the managed stand-in gave
+(``scripts/record_lab01.py`` -> ``datasets/lab01/retry_*.json``) and replays them here:
+
+- the policy under test is any function ``policy(send, sleep, **kwargs)``: it calls ``send()``
+  to make one attempt and ``sleep(seconds)`` to wait, exactly as it would call
+  ``client.chat.completions.create(...)`` and ``time.sleep`` live;
+- ``send()`` returns the next recorded answer: a real ``openai`` ``ChatCompletion`` for a 200,
+  and for an error the same exception the SDK raises (``openai.RateLimitError`` for a 429,
+  ``openai.InternalServerError`` for a 5xx ...), with the recorded headers on ``e.response``;
+- ``sleep`` only advances a fake clock, so a replay takes microseconds and every wait is exact;
+- a retry sent before the last ``Retry-After`` has elapsed is refused again with a 429 (as the
+  real rate limiter would) and does NOT move the recording on: ignoring ``Retry-After`` costs
+  attempts, just as it does against the real service.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2  # the HTTP library the openai SDK is built on: its errors carry an httpx2.Response
+import matplotlib.pyplot as plt
+import openai
+import pandas as pd
+from openai.types.chat import ChatCompletion
+
+from servelab_base.paths import DATASETS
+
+LAB01 = DATASETS / "lab01"
+#: A policy that keeps trying past this many attempts is stopped: no sane policy gets near it
+#: (lab 01's policy allows 5), and without a cap a never-give-up loop would hang the grader.
+MAX_REPLAY_ATTEMPTS = 50
+#: Two fake-clock times closer than this count as equal (float sums of waits like 0.5 + 1 + 2).
+CLOCK_EPSILON_S = 1e-9
+REQUEST_URL = "http://127.0.0.1:8410/v1/chat/completions"  # shown in errors; never contacted
+
+_ERRORS: dict[int, type[openai.APIStatusError]] = {
+    400: openai.BadRequestError,
+    401: openai.AuthenticationError,
+    403: openai.PermissionDeniedError,
+    404: openai.NotFoundError,
+    409: openai.ConflictError,
+    422: openai.UnprocessableEntityError,
+    429: openai.RateLimitError,
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One recorded answer: HTTP status, headers (lower-case names), JSON body, when it came."""
+
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+    t: float = 0.0  # seconds after the first attempt, on the recording client's clock
+
+    @property
+    def retry_after_s(self) -> float | None:
+        value = self.headers.get("retry-after")
+        return float(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A named sequence of answers and where it came from (``meta``)."""
+
+    name: str
+    answers: tuple[Answer, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def table(self) -> pd.DataFrame:
+        """One row per recorded answer, for display."""
+        return pd.DataFrame([{
+            "t_s": round(a.t, 3), "status": a.status, "retry-after": a.headers.get("retry-after"),
+            "remaining-requests": a.headers.get("x-ratelimit-remaining-requests"),
+            "remaining-tokens": a.headers.get("x-ratelimit-remaining-tokens"),
+            "message": (a.body.get("error") or {}).get("message", "")[:90],
+        } for a in self.answers])
+
+
+def load_recording(name: str, folder: Path = LAB01) -> Recording:
+    """``datasets/lab01/retry_<name>.json`` (see that folder's README for how it was recorded)."""
+    path = folder / f"retry_{name}.json"
+    if not path.exists():
+        known = sorted(p.stem.removeprefix("retry_") for p in folder.glob("retry_*.json"))
+        raise FileNotFoundError(f"no recording {name!r} in {folder}; available: {known}")
+    data = json.loads(path.read_text())
+    answers = tuple(Answer(a["status"], {k.lower(): v for k, v in a["headers"].items()},
+                           a["body"], a.get("t", 0.0)) for a in data["answers"])
+    if not answers:
+        raise ValueError(f"{path} holds no answers")
+    return Recording(name, answers, data.get("meta", {}))
+
+
+class PolicyRanAway(BaseException):
+    """Raised into a policy that passed MAX_REPLAY_ATTEMPTS. A BaseException, so that a policy's
+    ``except Exception`` cannot swallow it and loop for ever."""
+
+
+class FakeClock:
+    """A clock that only moves when someone sleeps on it; every sleep is recorded."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+        self.intervals: list[tuple[float, float]] = []  # (start, seconds) of every sleep
+
+    def sleep(self, seconds: float) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise TypeError(f"sleep() takes seconds as a number, got {type(seconds).__name__}")
+        if seconds < 0 or math.isnan(seconds):
+            raise ValueError(f"cannot sleep {seconds} s")
+        self.sleeps.append(float(seconds))
+        self.intervals.append((self.now, float(seconds)))
+        self.now += float(seconds)
+
+
+def status_error(answer: Answer) -> openai.APIStatusError:
+    """The exception the openai SDK raises for this answer (same class, headers and body)."""
+    request = httpx2.Request("POST", REQUEST_URL)
+    response = httpx2.Response(answer.status, headers=answer.headers, json=answer.body,
+                               request=request)
+    cls = _ERRORS.get(answer.status)
+    if cls is None:
+        cls = openai.InternalServerError if answer.status >= 500 else openai.APIStatusError
+    body = answer.body.get("error", answer.body) if isinstance(answer.body, dict) else answer.body
+    return cls(f"Error code: {answer.status} - {answer.body}", response=response, body=body)
+
+
+class ReplayEndpoint:
+    """Serves a recording one answer per ``send()``, on a fake clock."""
+
+    def __init__(self, recording: Recording, clock: FakeClock) -> None:
+        self.recording = recording
+        self.clock = clock
+        self.next = 0  # index of the next recorded answer to serve
+        self.log: list[dict[str, Any]] = []
+        self._not_before = 0.0  # a retry earlier than this is refused (last Retry-After)
+
+    def send(self) -> ChatCompletion:
+        if len(self.log) >= MAX_REPLAY_ATTEMPTS:
+            raise PolicyRanAway(f"the policy made more than {MAX_REPLAY_ATTEMPTS} attempts")
+        now = self.clock.now
+        if now + CLOCK_EPSILON_S < self._not_before:
+            # Too early: the limiter refuses again and says how long is left.
+            left = self._not_before - now
+            answer = Answer(429, {"retry-after": str(max(1, math.ceil(left - CLOCK_EPSILON_S))),
+                                  "x-ratelimit-remaining-requests": "0"},
+                            {"error": {"message": f"Rate limit reached: retried {left:.3g}s too "
+                                                  "early. Please honour Retry-After.",
+                                       "type": "requests", "param": None,
+                                       "code": "rate_limit_exceeded"}}, now)
+            premature = True
+        else:
+            # Past the end of the recording the service keeps giving its last answer.
+            answer = self.recording.answers[min(self.next, len(self.recording.answers) - 1)]
+            self.next += 1
+            premature = False
+            if answer.retry_after_s is not None:
+                self._not_before = now + answer.retry_after_s
+        self.log.append({"attempt": len(self.log) + 1, "t_s": now, "status": answer.status,
+                         "retry_after": answer.headers.get("retry-after"),
+                         "premature": premature})
+        if answer.status == 200:
+            return ChatCompletion.model_validate(answer.body)
+        raise status_error(answer)
+
+
+@dataclass
+class ReplayResult:
+    """What a policy did with a recording."""
+
+    outcome: str  # "ok", the name of the exception that escaped the policy, or "ran away"
+    attempts: int
+    sleeps: list[float]
+    premature: int  # attempts made before the last Retry-After had elapsed
+    elapsed_s: float  # fake seconds from the first attempt to the policy's return
+    log: list[dict[str, Any]]
+    waits: list[tuple[float, float]] = field(default_factory=list)  # (start, seconds)
+    returned: Any = None
+    error: BaseException | None = None
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.log)
+
+
+def replay(policy: Callable[..., Any], recording: Recording | str, **kwargs: Any) -> ReplayResult:
+    """Run ``policy(send, sleep, **kwargs)`` against a recording on a fresh fake clock."""
+    if isinstance(recording, str):
+        recording = load_recording(recording)
+    clock = FakeClock()
+    endpoint = ReplayEndpoint(recording, clock)
+    returned, error, outcome = None, None, "ok"
+    try:
+        returned = policy(endpoint.send, clock.sleep, **kwargs)
+    except PolicyRanAway as e:
+        error, outcome = e, "ran away"
+    except Exception as e:  # the policy gave up (or broke): its exception is the outcome
+        error, outcome = e, type(e).__name__
+    if outcome == "ok" and not isinstance(returned, ChatCompletion):
+        outcome = f"returned {type(returned).__name__}, not the ChatCompletion from send()"
+    premature = sum(1 for row in endpoint.log if row["premature"])
+    return ReplayResult(outcome, len(endpoint.log), list(clock.sleeps), premature, clock.now,
+                        endpoint.log, list(clock.intervals), returned, error)
+
+
+STATUS_COLOURS = {200: "tab:green", 429: "tab:orange"}
+
+
+def plot_replay(result: ReplayResult, title: str = "", ax: plt.Axes | None = None) -> plt.Axes:
+    """Attempts on the fake time line: waits as grey bars, answers as coloured dots."""
+    ax = ax or plt.subplots(figsize=(9, 2.4))[1]
+    for row in result.log:
+        colour = STATUS_COLOURS.get(row["status"], "tab:red")
+        marker = "x" if row["premature"] else "o"
+        ax.plot(row["t_s"], 0, marker, color=colour, markersize=10)
+        ax.annotate(str(row["status"]) + (" (early)" if row["premature"] else ""),
+                    (row["t_s"], 0), textcoords="offset points", xytext=(0, 10), ha="center",
+                    fontsize=8)
+    for start, wait in result.waits:
+        ax.barh(0, wait, left=start, height=0.2, color="lightgrey", edgecolor="white", zorder=0)
+    ax.set_yticks([])
+    ax.set_xlabel("fake clock (s since the first attempt)")
+    ax.set_title(title or f"{result.attempts} attempts, outcome: {result.outcome}")
+    ax.set_ylim(-0.5, 0.8)
+    return ax

@@ -1,0 +1,194 @@
+"""Lab 06 helpers: measure TTFT and ITL like a professional, and catch a client fooling itself.
+
+The scripted upstream (`reference_stack.scripted`) knows exactly when it sent every chunk, so a
+client's numbers can be checked against the truth. This module adds what lab 06 needs around
+servelab.bench:
+
+- `glossary`: the METRICS.md table of names, and what other tools call the same thing;
+- `scripted_workload` / `measure`: a servelab.bench run whose requests carry scripted timing
+  (several tokens a chunk, a role-only first chunk, no usage...) through the body field
+  ``{"scripted": {...}}``;
+- `heavy_client`: a deliberately *heavy* client (the ``openai`` SDK, threads, JSON work and a
+  sleep per chunk, as a UI that renders every chunk would do) that records the same raw events;
+- `against_truth`: each request's client-side TTFT / E2E / mean ITL next to the server's truth;
+- `load_vllm_bench`: a recorded `vllm bench serve` result (``--save-result --save-detailed``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from reference_stack.scripted import truth
+from servelab.bench import Load, Target, Workload, load_prompts, metrics, run_sync
+from servelab_base.paths import DATASETS
+
+LAB06 = DATASETS / "lab06"
+
+#: METRICS.md's glossary in table form: servelab's name, its definition, and what four other
+#: tools call the same quantity ("-" where the tool has no such number).
+GLOSSARY = [
+    ("TTFT", "first chunk carrying choices (even with empty text) - send time",
+     "TTFT (same)", "TTFT = first NON-empty chunk", "TTFT", "ttft"),
+    ("TTFCT", "first chunk with non-empty content - send time",
+     "-", "= its TTFT", "TTFOT", "-"),
+    ("ITL (per chunk)", "gaps between consecutive content chunks",
+     "ITL (per chunk)", "ICL (inter-chunk latency)", "-", "-"),
+    ("TPOT", "(E2E - TTFT) / (output_tokens - 1), output_tokens from usage",
+     "TPOT (same)", "called ITL", "ITL (excludes first token)", "-"),
+    ("TPOT incl. first", "E2E / output_tokens",
+     "-", "-", "called TPOT", "'inter-token latency'"),
+    ("E2E", "last content chunk - send time (usage chunk excluded)",
+     "E2EL", "request latency", "request latency", "e2e latency"),
+    ("output throughput", "output tokens / benchmark duration",
+     "output throughput", "output token throughput", "-", "-"),
+    ("goodput", "requests meeting every SLO (TTFT, TPOT, E2E) per second",
+     "--goodput", "goodput", "-", "-"),
+]
+#: The scripted upstream's model name (it accepts any).
+SCRIPTED_MODEL = "scripted"
+
+
+def glossary() -> pd.DataFrame:
+    """The glossary as a table (METRICS.md): one row per servelab metric."""
+    return pd.DataFrame(GLOSSARY, columns=["servelab", "definition", "vllm bench serve",
+                                           "NVIDIA AIPerf", "GuideLLM", "ray llmperf"]
+                        ).set_index("servelab")
+
+
+# -- runs against the scripted upstream -----------------------------------------------------
+def scripted_workload(overrides: dict | Sequence[dict], n: int = 8,
+                      max_tokens: int | None = None) -> Workload:
+    """``n`` short prompts, each asking the scripted upstream for ``overrides``.
+
+    ``overrides`` is one dict for every request or one per request (cycled), e.g.
+    ``{"tokens_per_chunk": 4}`` or ``[{"role_chunk_ms": 5}, {}]``.
+    """
+    per_request = [overrides] if isinstance(overrides, dict) else list(overrides)
+    prompts = load_prompts("short_chat")
+    entries = [prompts[i % len(prompts)] | {"extra_body": {"scripted": per_request[i % len(
+        per_request)]}} for i in range(n)]
+    return Workload(entries, max_tokens=max_tokens, name="scripted")
+
+
+def measure(base_url: str, overrides: dict | Sequence[dict] | None = None, n: int = 8,
+            concurrency: int | None = 4, request_rate: float = math.inf,
+            max_tokens: int | None = None) -> list[dict]:
+    """A servelab.bench run against the scripted upstream at ``base_url`` (no ``/v1``).
+
+    Closed loop at ``concurrency`` by default; give ``request_rate`` (and ``concurrency=None``)
+    for an open loop with Poisson arrivals.
+    """
+    target = Target(base_url.rstrip("/") + "/v1", model=SCRIPTED_MODEL)
+    load = Load(max_concurrency=concurrency, request_rate=request_rate, num_requests=n)
+    run = run_sync(target, scripted_workload(overrides or {}, n, max_tokens), load,
+                   progress=False)
+    return run.records
+
+
+def heavy_client(base_url: str, n: int = 8, concurrency: int = 4, work_ms: float = 2.0,
+                 json_rounds: int = 20, overrides: dict | None = None,
+                 model: str = SCRIPTED_MODEL, prefix: str = "heavy") -> list[dict]:
+    """Stream ``n`` chat completions with the ``openai`` SDK from ``concurrency`` threads, doing
+    per-chunk work the way a naive client does, and record raw events like servelab.bench.
+
+    Per chunk: ``json_rounds`` JSON round trips of the chunk (``model_dump`` -> ``dumps`` ->
+    ``loads``) and a ``work_ms`` sleep (a stand-in for rendering). A chunk's stamp is taken when
+    the SDK hands it over, so it includes the time the previous chunk's work kept the thread
+    (and, through the GIL, the other threads) busy: the artefact lab 06 asks you to find.
+    """
+    from openai import OpenAI  # imported here: the rest of the module does not need it
+
+    client = OpenAI(base_url=base_url.rstrip("/") + "/v1", api_key="unused", max_retries=0,
+                    timeout=60)
+    prompts = load_prompts("short_chat")
+
+    def one(i: int) -> dict:
+        request_id = f"{prefix}-{i:04d}"
+        record = {"request_id": request_id, "sent_at": 0.0, "chunks": [], "usage": None,
+                  "status": 0, "error": None, "upstream": None}
+        extra = {"scripted": overrides} if overrides else None
+        record["sent_at"] = time.perf_counter()
+        try:
+            stream = client.chat.completions.create(
+                model=model, stream=True, stream_options={"include_usage": True},
+                messages=[{"role": "user", "content": prompts[i % len(prompts)]["prompt"]}],
+                extra_headers={"x-request-id": request_id}, extra_body=extra)
+            record["status"] = 200
+            for chunk in stream:
+                t = time.perf_counter()
+                if chunk.usage is not None:
+                    record["usage"] = {"prompt_tokens": chunk.usage.prompt_tokens,
+                                       "completion_tokens": chunk.usage.completion_tokens}
+                if chunk.choices:
+                    record["chunks"].append({"t": t, "text": chunk.choices[0].delta.content or "",
+                                             "n_tokens": None,
+                                             "finish_reason": chunk.choices[0].finish_reason})
+                data = chunk.model_dump()
+                for _ in range(json_rounds):
+                    data = json.loads(json.dumps(data))
+                time.sleep(work_ms / 1000)
+        except Exception as exc:  # noqa: BLE001 - a failed request becomes an error record
+            record["error"] = f"{type(exc).__name__}: {exc}"[:500]
+        record["done_at"] = time.perf_counter()
+        return record
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(one, range(n)))
+
+
+# -- client against truth -------------------------------------------------------------------
+def against_truth(client_records: Sequence[dict], server_records: Sequence[dict]) -> pd.DataFrame:
+    """Per request (joined on the client's request id): client and true TTFT, E2E, mean ITL (ms).
+
+    The server's stamps start when it finished reading the request, so ``*_error_ms`` holds the
+    network, the HTTP stacks on both sides, and the client's own overhead.
+    """
+    by_id = {r["client_request_id"]: r for r in server_records}
+    rows = []
+    for c in client_records:
+        s = by_id.get(c["request_id"])
+        if s is None or not metrics.ok(c):
+            continue
+        gaps_c, gaps_s = metrics.itls(c), truth.itls(s)
+        row = {"request_id": c["request_id"],
+               "ttft_client_ms": 1000 * metrics.ttft(c), "ttft_true_ms": 1000 * truth.ttft(s),
+               "e2e_client_ms": 1000 * metrics.e2e(c), "e2e_true_ms": 1000 * truth.e2e(s),
+               "itl_client_ms": 1000 * float(np.mean(gaps_c)) if gaps_c else math.nan,
+               "itl_true_ms": 1000 * float(np.mean(gaps_s)) if gaps_s else math.nan}
+        for m in ("ttft", "e2e", "itl"):
+            row[f"{m}_error_ms"] = row[f"{m}_client_ms"] - row[f"{m}_true_ms"]
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("request_id")
+
+
+def plot_against_truth(tables: dict[str, pd.DataFrame], metric: str = "e2e", ax=None):
+    """Per-request client error (client - truth, ms) of ``metric`` for each client in ``tables``."""
+    ax = ax if ax is not None else plt.subplots(figsize=(8, 3.5))[1]
+    for label, table in tables.items():
+        ax.plot(range(len(table)), table[f"{metric}_error_ms"], "o-", label=label)
+    ax.axhline(0, color="grey", lw=1)
+    ax.set_xlabel("request (in send order)")
+    ax.set_ylabel(f"{metric.upper()} error: client - truth (ms)")
+    ax.set_title(f"what the client adds to {metric.upper()}")
+    ax.legend(fontsize=8)
+    return ax
+
+
+# -- recorded data --------------------------------------------------------------------------
+def load_server_records(path: str | Path) -> list[dict]:
+    """reference_stack.scripted records (one JSON object a line)."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def load_vllm_bench(name: str = "vllm_bench_serve", folder: Path = LAB06) -> dict:
+    """A recorded `vllm bench serve --save-result --save-detailed` result, with our ``meta``."""
+    return json.loads((folder / f"{name}.json").read_text())

@@ -1,0 +1,282 @@
+"""Lab 09 helpers: the data, plots and live probes around choosing a serving pattern.
+
+The decision itself (weighting, cost, latency budget) is what learners write in the lab; this
+module loads what they decide ON, draws what they decide WITH, and makes one live call down each
+path of a mixed architecture. Functions that need a learner's rule take it as an argument.
+
+Data (``datasets/lab09/``, see its README):
+
+- ``pattern_scores.csv``: each pattern scored 1-5 per criterion, with the reasoning;
+- ``cases.yaml``: the four reference cases (weights, knock-out minimums, workload, SLO);
+- ``paths.csv``: concrete paths (provider, region, model, price, latency profile), built by
+  ``build_paths()`` from the provider catalog plus ``selfhosted.csv``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import yaml
+
+from servelab_base.paths import DATASETS
+
+LAB09 = DATASETS / "lab09"
+CRITERIA = ["latency", "cost_at_scale", "residency", "capability", "operations", "offline"]
+PATTERNS = ["managed-api", "cloud-platform", "self-hosted-batch", "self-hosted-online", "edge"]
+MIN_SCORE, MAX_SCORE = 1, 5  # the scoring scale of pattern_scores.csv
+
+# Paths taken from the provider catalog (datasets/providers/): path id -> catalog coordinates.
+CATALOG_PATHS = {
+    "managed-frontier": ("managed-api", "openai", "global", "gpt-5.1", "serverless"),
+    "managed-mini": ("managed-api", "openai", "global", "gpt-4o-mini", "serverless"),
+    "cloud-eu": ("cloud-platform", "azure-openai", "swedencentral", "gpt-4o", "serverless"),
+    "cloud-eu-ptu": ("cloud-platform", "azure-openai", "swedencentral", "gpt-4o", "provisioned"),
+}
+PATH_COLUMNS = ["path", "pattern", "provider", "region", "jurisdiction", "model", "unit",
+                "input_usd", "output_usd", "hourly_usd", "tokens_per_s", "network_rtt_ms",
+                "queue_ms", "ttft_ms", "per_token_ms", "basis", "source"]
+STAGES = ["network_rtt_ms", "queue_ms", "ttft_ms", "decode_ms"]  # latency budget, in order
+
+
+def load_scores() -> pd.DataFrame:
+    """Pattern x criterion scores (1-5, higher is better for the architect), index = pattern."""
+    df = pd.read_csv(LAB09 / "pattern_scores.csv").set_index("pattern")
+    return df[CRITERIA]
+
+
+def load_reasoning() -> pd.Series:
+    """Why each pattern got its scores (one sentence per criterion, in order)."""
+    return pd.read_csv(LAB09 / "pattern_scores.csv").set_index("pattern")["reasoning"]
+
+
+def load_cases() -> dict[str, dict[str, Any]]:
+    """The four reference cases: title, weights, must (knock-outs), workload, slo / deadline_h."""
+    cases = yaml.safe_load((LAB09 / "cases.yaml").read_text())["cases"]
+    for name, case in cases.items():
+        unknown = set(case["weights"]) - set(CRITERIA) | set(case.get("must", {})) - set(CRITERIA)
+        if unknown:
+            raise ValueError(f"case {name}: unknown criteria {sorted(unknown)}")
+    return cases
+
+
+def build_paths(catalog: Any | None = None) -> pd.DataFrame:
+    """The concrete paths of the lab, from the provider catalog plus ``selfhosted.csv``.
+
+    ``datasets/lab09/paths.csv`` is this table written once, so grading reads a fixed file;
+    tests/integration/labs/test_lab09_decision.py checks it still matches the catalog.
+    """
+    from servelab_base.catalog import load
+
+    catalog = catalog or load()
+    rows = []
+    for path, (pattern, provider, region, model, dtype) in CATALOG_PATHS.items():
+        price = catalog.price(provider, model, dtype)
+        lat = catalog.latency(provider, region, dtype)
+        if price is None:
+            raise KeyError(f"catalog has no price for {provider}/{model}/{dtype}")
+        rows.append({
+            "path": path, "pattern": pattern, "provider": provider, "region": region,
+            "jurisdiction": catalog.region(provider, region).jurisdiction, "model": model,
+            "unit": price.unit, "input_usd": price.input_usd, "output_usd": price.output_usd,
+            "hourly_usd": price.hourly_usd, "tokens_per_s": None,
+            "network_rtt_ms": lat.network_rtt_ms, "queue_ms": lat.queue_mean_ms,
+            "ttft_ms": lat.ttft_ms, "per_token_ms": lat.per_token_ms,
+            "basis": f"price {price.basis}; latency {lat.basis}",
+            "source": f"datasets/providers ({provider}/{region}/{model}/{dtype}); {price.source}",
+        })
+    own = pd.read_csv(LAB09 / "selfhosted.csv")
+    for r in own.to_dict("records"):
+        rows.append({
+            "path": r["path"], "pattern": r["pattern"], "provider": "self", "region": "own",
+            "jurisdiction": "own", "model": r["model"], "unit": r["unit"], "input_usd": None,
+            "output_usd": None, "hourly_usd": r["hourly_usd"], "tokens_per_s": r["tokens_per_s"],
+            "network_rtt_ms": r["network_rtt_ms"], "queue_ms": r["queue_ms"],
+            "ttft_ms": r["ttft_ms"], "per_token_ms": r["per_token_ms"], "basis": r["basis"],
+            "source": r["source"],
+        })
+    return pd.DataFrame(rows, columns=PATH_COLUMNS)
+
+
+def load_paths() -> pd.DataFrame:
+    """The recorded path table (``datasets/lab09/paths.csv``), index = path id."""
+    return pd.read_csv(LAB09 / "paths.csv").set_index("path")
+
+
+# -- plots -----------------------------------------------------------------------------------
+def plot_scores(scores: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+    """Heat map of the decision matrix: the capability-versus-control curve at a glance."""
+    ax = ax or plt.subplots(figsize=(8, 3.2))[1]
+    im = ax.imshow(scores.values, cmap="RdYlGn", vmin=MIN_SCORE, vmax=MAX_SCORE, aspect="auto")
+    ax.set_xticks(range(len(scores.columns)), scores.columns, rotation=20, ha="right")
+    ax.set_yticks(range(len(scores.index)), scores.index)
+    for i in range(scores.shape[0]):
+        for j in range(scores.shape[1]):
+            ax.text(j, i, str(scores.iat[i, j]), ha="center", va="center")
+    ax.figure.colorbar(im, ax=ax, label="score (5 = best for the architect)")
+    ax.set_title("pattern scores per criterion")
+    return ax
+
+
+def plot_rankings(rankings: dict[str, pd.Series], chosen: dict[str, str | None]) -> plt.Figure:
+    """One bar chart per case: weighted score per pattern, the chosen pattern highlighted,
+    knocked-out patterns hatched."""
+    fig, axes = plt.subplots(1, len(rankings), figsize=(4 * len(rankings), 3.4), sharey=True)
+    for ax, (case, series) in zip(list(axes), rankings.items(), strict=True):
+        colours = ["tab:green" if p == chosen.get(case) else "lightgrey" for p in series.index]
+        ax.barh(list(series.index), list(series.values), color=colours)
+        ax.invert_yaxis()
+        ax.set_xlim(MIN_SCORE - 1, MAX_SCORE)
+        ax.set_title(f"{case}\n-> {chosen.get(case)}", fontsize=10)
+        ax.set_xlabel("weighted score")
+    fig.tight_layout()
+    return fig
+
+
+def plot_cost_curves(paths: pd.DataFrame, cost_fn: Callable[[dict, dict], float],
+                     input_tokens: int, output_tokens: int, ax: plt.Axes | None = None,
+                     volumes: list[int] | None = None) -> plt.Axes:
+    """Cost of each path against monthly volume (log-log), using the learner's ``cost_fn``."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    volumes = volumes or [10 ** k for k in range(3, 9)]
+    for path, row in paths.iterrows():
+        if row["unit"] not in ("per_million_tokens", "per_gpu_hour"):
+            continue
+        costs = [cost_fn({"requests": v, "input_tokens": input_tokens,
+                          "output_tokens": output_tokens}, row.to_dict()) for v in volumes]
+        ax.loglog(volumes, costs, marker="o", label=path)
+    ax.set_xlabel("requests (documents) per month")
+    ax.set_ylabel("USD")
+    ax.set_title(f"cost per month at {input_tokens} in / {output_tokens} out tokens")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def budget_stages(row: dict, n_tokens: int) -> dict[str, float]:
+    """The four stages of a path's latency budget for an answer of ``n_tokens`` (for plots)."""
+    return {"network_rtt_ms": row["network_rtt_ms"], "queue_ms": row["queue_ms"],
+            "ttft_ms": row["ttft_ms"], "decode_ms": row["per_token_ms"] * (n_tokens - 1)}
+
+
+def plot_latency_budget(paths: pd.DataFrame, n_tokens: int, slo_ms: float | None = None,
+                        ax: plt.Axes | None = None) -> plt.Axes:
+    """Stacked bars: where each interactive path spends an answer of ``n_tokens``."""
+    ax = ax or plt.subplots(figsize=(7, 3.6))[1]
+    live = paths.dropna(subset=["ttft_ms"])
+    left = pd.Series(0.0, index=live.index)
+    for stage in STAGES:
+        width = pd.Series({p: budget_stages(r, n_tokens)[stage] for p, r in live.iterrows()})
+        ax.barh(list(live.index), list(width.values), left=list(left.values), label=stage)
+        left += width
+    if slo_ms is not None:
+        ax.axvline(slo_ms, color="red", linestyle="--", label=f"SLO {slo_ms:.0f} ms")
+    ax.invert_yaxis()
+    ax.set_xlabel("milliseconds")
+    ax.set_title(f"latency budget of a {n_tokens}-token answer (modelled / measured: see basis)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def weight_explorer(scores: pd.DataFrame, score_fn: Callable[[pd.DataFrame, dict], pd.Series],
+                    start: dict[str, float]) -> Any:
+    """Sliders for the weights of one case; redraws the ranking with the learner's ``score_fn``.
+    Returns the widget (None when ipywidgets is not installed: nothing graded needs it)."""
+    try:
+        import ipywidgets as widgets
+    except ImportError:
+        print("ipywidgets is not installed: the weight sliders are optional")
+        return None
+
+    def draw(**weights: float) -> None:
+        if sum(weights.values()) <= 0:
+            print("give at least one criterion a weight above zero")
+            return
+        series = score_fn(scores, weights)
+        _, ax = plt.subplots(figsize=(6, 2.8))
+        ax.barh(list(series.index), list(series.values), color="tab:blue")
+        ax.invert_yaxis()
+        ax.set_xlim(MIN_SCORE - 1, MAX_SCORE)
+        ax.set_title(f"top: {series.index[0]}")
+        plt.show()
+
+    sliders = {c: widgets.FloatSlider(value=float(start.get(c, 0)), min=0, max=5, step=0.5,
+                                      description=c) for c in CRITERIA}
+    return widgets.interactive(draw, **sliders)
+
+
+# -- live: one call down each path of a mixed architecture -----------------------------------
+MIXED_PATHS = {
+    # role in the architecture -> (pattern, how to reach it, model / deployment)
+    "interactive (managed API)": ("managed-api", "managed", "gpt-4o-mini"),
+    "regulated (cloud platform, EU)": ("cloud-platform", "cloud", "gpt-4o-mini"),
+    "ingestion (self-hosted vLLM)": ("self-hosted-batch", "vllm", None),
+}
+LIVE_TIMEOUT_S = 20.0  # a stand-in answers 12 tokens in about a second; 20 s allows a busy laptop
+LIVE_MAX_TOKENS = 12
+
+
+def _client_for(how: str) -> tuple[Any, str, str]:
+    """(openai client, where it points, real / stand-in / local) for one way of reaching a path."""
+    import openai
+
+    from servelab import clients as providers
+    from servelab_base.config import get_settings
+
+    if how in ("managed", "cloud"):
+        region = None if how == "managed" else providers.DEFAULT_REGION
+        mode = providers.mode(how, region)
+        client = providers.client(how, region, max_retries=0, timeout=LIVE_TIMEOUT_S)
+        return client, mode.endpoint, "REAL provider" if mode.real else "stand-in"
+    settings = get_settings()
+    client = openai.OpenAI(base_url=settings.vllm_url + "/v1", api_key="local",
+                           max_retries=0, timeout=LIVE_TIMEOUT_S)
+    return client, settings.vllm_url, "local engine"
+
+
+def _probe(role: str, pattern: str, how: str, model: str | None, prompt: str) -> dict[str, Any]:
+    """One streamed request down one path; the row says what happened (never raises)."""
+    import openai
+
+    from servelab_base.config import get_settings
+    from servelab.labs.lab00_inference_path import record_stream
+
+    row = {"role": role, "pattern": pattern, "mode": "", "endpoint": "", "ttft_ms": math.nan,
+           "e2e_ms": math.nan, "tokens": None, "answer": "", "status": ""}
+    try:
+        client, row["endpoint"], row["mode"] = _client_for(how)
+        trace = record_stream(client, model or get_settings().model,
+                              [{"role": "user", "content": prompt}], max_tokens=LIVE_MAX_TOKENS)
+        texts = [c for c in trace["chunks"] if c["text"]]
+        if trace["chunks"]:
+            row["ttft_ms"] = (trace["chunks"][0]["t"] - trace["sent_at"]) * 1000
+        if texts:
+            row["e2e_ms"] = (texts[-1]["t"] - trace["sent_at"]) * 1000
+        row["tokens"] = (trace["usage"] or {}).get("completion_tokens")
+        row["answer"] = "".join(c["text"] for c in texts).strip()
+        row["status"] = "ok"
+    except openai.APIConnectionError as e:
+        if isinstance(e, openai.APITimeoutError):
+            row["status"] = f"timed out after {LIVE_TIMEOUT_S:.0f} s: is the machine busy?"
+        else:
+            row["status"] = "down: start the stack with `servelab up` (or `make up`)"
+    except openai.APIStatusError as e:
+        row["status"] = f"HTTP {e.status_code}: {str(e.message)[:120]}"
+    except Exception as e:  # noqa: BLE001 (a live cell must never stop the lab)
+        row["status"] = f"{type(e).__name__}: {str(e)[:120]}"
+    return row
+
+
+def probe_paths(prompt: str = "In one sentence: what is data residency?") -> pd.DataFrame:
+    """Send one streamed request down each path of ``MIXED_PATHS`` at the same time (the
+    paths are independent, as in production); a path that is down says what to start."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(MIXED_PATHS)) as pool:
+        futures = [pool.submit(_probe, role, pattern, how, model, prompt)
+                   for role, (pattern, how, model) in MIXED_PATHS.items()]
+        rows = [f.result() for f in futures]
+    return pd.DataFrame(rows).set_index("role")

@@ -1,0 +1,304 @@
+"""Sandboxed, parallel autograde against hostile submissions (tests/hostile/), then feedback/export.
+
+One module-scoped run grades the whole class at once with 2 jobs: two good learners, one partly
+wrong, and one learner per hostile script. Each test then checks one promise of
+docs/instructor.md: the run finishes, the gradebook is intact, the others' grades are unchanged,
+and each offender scores zero on the question it misbehaved in (and, where its kernel survived,
+full marks on the other).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from hostile import fixture_course as fc
+
+from servelab.grading.sandbox import SandboxUnavailable, check_available
+
+try:
+    check_available()
+except SandboxUnavailable as exc:  # not root / no util-linux: the sandbox cannot be built
+    pytest.skip(f"grading sandbox unavailable: {exc}", allow_module_level=True)
+
+pytestmark = pytest.mark.slow
+
+GOOD = ["good_one", "good_two"]
+# Small limits so the hostile run stays short; the defaults are in servelab/grading/limits.py.
+TEST_LIMITS = {
+    "wall_seconds": 45,
+    "memory_bytes": 2**30,
+    "output_interrupt_bytes": 4 * 2**20,
+    "output_kill_bytes": 16 * 2**20,
+    "scratch_bytes": 32 * 2**20,
+}
+CELL_TIMEOUT = 15  # generous: on a loaded 2-core runner a nice-10 kernel gets little CPU
+# What stops each hostile answer (the error its ``add`` cell ends with) - the layer that worked.
+EXPECTED_ERROR = {
+    "infinite_loop": {"CellTimeoutError", "KeyboardInterrupt"},
+    "stubborn_loop": {"SandboxLimit"},  # wall-clock limit killed the kernel
+    # RLIMIT_NPROC; or, when 128 spinning copies starve the kernel, the cell timeout, or the
+    # forked copies garble its output channel and the cell is failed (SandboxLimit)
+    "fork_bomb": {"BlockingIOError", "SandboxLimit", "CellTimeoutError", "KeyboardInterrupt"},
+    "memory_hog": {"MemoryError"},  # RLIMIT_AS
+    "output_flood": {"OutputLimitExceeded"},  # output cap
+    "disk_flood": {"OSError"},  # tmpfs size / RLIMIT_FSIZE
+    "read_solutions": {"FileNotFoundError"},  # hidden by the mount namespace
+    "read_gradebook": {"OperationalError"},
+    "read_hidden_tests": {"AssertionError"},  # searched everything, found nothing
+    "write_gradebook": {"OperationalError"},
+    "delete_submissions": {"FileNotFoundError"},
+    "network": {"ConnectionRefusedError"},  # own network namespace
+}
+# Offenders whose kernel was killed: nothing after the offending cell could run.
+KERNEL_KILLED = {"stubborn_loop"}
+# A fork bomb leaves up to RLIMIT_NPROC forked copies of the kernel behind; whether the kernel
+# still answers the next cell depends on timing (they share its sockets). Either way: no points.
+KERNEL_MAY_DIE = {"fork_bomb"}
+
+
+class Listener:
+    """A loopback TCP server of the test: records connections, echoes one line back."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.received: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = conn.recv(100)
+                self.received.append(data)
+                conn.sendall(data)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def sha(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    from servelab.grading.autograde import SandboxOptions, autograde
+
+    root = tmp_path_factory.mktemp("course")
+    old_env = fc.set_course_env(root)
+    forbidden, allowed = Listener(), Listener()
+    marker = "HIDDEN" + uuid.uuid4().hex  # only the hidden tests carry it
+    try:
+        course = fc.build_course(root, marker)
+        placeholders = {
+            "SOLUTIONS": str(course.source),
+            "GRADEBOOK": str(course.db_path),
+            "COURSE_ROOT": str(course.root),
+            "SUBMITTED": str(course.submitted),
+            "AUTOGRADED": str(course.autograded),
+            "MARKER": marker,
+            "FORBIDDEN_PORT": str(forbidden.port),
+            "ALLOWED_PORT": str(allowed.port),
+        }
+        for student in GOOD:
+            fc.submit(course, student, fc.GOOD)
+        fc.submit(course, "partial", fc.PARTIAL)
+        for name in fc.HOSTILE:
+            fc.submit(course, name, fc.hostile_answers(name, placeholders))
+        before = {s: sha(course.submitted / s) for s in GOOD}
+        options = SandboxOptions(
+            allowed_ports=(allowed.port,), limit_overrides=TEST_LIMITS, cell_timeout=CELL_TIMEOUT
+        )
+        results = {r.student: r for r in autograde(course, fc.LAB, jobs=2, sandbox=options)}
+        yield {
+            "course": course,
+            "results": results,
+            "before": before,
+            "marker": marker,
+            "forbidden": forbidden,
+            "allowed": allowed,
+            "placeholders": placeholders,
+            "options": options,
+        }
+    finally:
+        forbidden.close()
+        allowed.close()
+        fc.restore_env(old_env)
+
+
+def grades(course, student: str) -> dict[str, float | None]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        nb = gb.find_submission_notebook(fc.LAB, fc.LAB, student)
+        return {g.name: g.auto_score for g in nb.grades}
+
+
+def add_cell_errors(course, student: str) -> set[str]:
+    nb = json.loads((course.autograded / student / fc.LAB / f"{fc.LAB}.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if c.get("id") == "add")
+    return {o["ename"] for o in cell["outputs"] if o["output_type"] == "error"}
+
+
+def test_every_submission_is_graded(graded):
+    results = graded["results"]
+    assert set(results) == {*GOOD, "partial", *fc.HOSTILE}
+    failed = {s: r.error[-500:] for s, r in results.items() if not r.success}
+    assert not failed
+
+
+def test_good_and_partial_learners_score_as_their_tests_say(graded):
+    course = graded["course"]
+    for student in GOOD:
+        assert grades(course, student) == {"test_add": 2.0, "test_mul": 1.0, "reflection": None}
+    # partial passes add's visible test but not its hidden ones, and fails mul's visible test
+    # (its reflection is the unchanged stub: nbgrader gives an unanswered question 0)
+    assert grades(course, "partial") == {"test_add": 0.0, "test_mul": 0.0, "reflection": 0.0}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_ERROR))
+def test_offender_scores_zero_where_it_misbehaved(graded, name):
+    course = graded["course"]
+    scores = grades(course, name)
+    assert scores["test_add"] == 0.0
+    if name not in KERNEL_MAY_DIE:
+        assert scores["test_mul"] == (0.0 if name in KERNEL_KILLED else 1.0)
+    assert add_cell_errors(course, name) & EXPECTED_ERROR[name], add_cell_errors(course, name)
+
+
+def test_every_hostile_script_is_covered():
+    assert set(fc.HOSTILE) == set(EXPECTED_ERROR) | {"network_allowed"}
+
+
+def test_network_reaches_only_allowed_ports(graded):
+    assert graded["forbidden"].received == []
+    assert graded["allowed"].received == [b"ping\n"]
+    assert grades(graded["course"], "network_allowed")["test_add"] == 2.0
+
+
+def test_gradebook_is_intact(graded):
+    course = graded["course"]
+    db = sqlite3.connect(course.db_path)
+    try:
+        assert db.execute("pragma integrity_check").fetchone() == ("ok",)
+        students = len(graded["results"])
+        assert db.execute("select count(*) from submitted_assignment").fetchone() == (students,)
+        # one row per student and graded cell: nothing lost, nothing doubled
+        assert db.execute("select count(*) from grade").fetchone() == (3 * students,)
+        assert db.execute("select max(auto_score), max(manual_score) from grade").fetchone() == (
+            2.0,
+            None,
+        )
+    finally:
+        db.close()
+
+
+def test_other_submissions_are_untouched(graded):
+    course = graded["course"]
+    for student in GOOD:
+        assert sha(course.submitted / student) == graded["before"][student]
+        assert (course.autograded / student / fc.LAB / f"{fc.LAB}.ipynb").is_file()
+
+
+def test_the_attacks_work_without_the_sandbox(graded):
+    """The hostile reads are real: run as plain Python (no sandbox) they get what they want."""
+    for name in ("read_solutions", "read_gradebook", "read_hidden_tests"):
+        code = fc.hostile_answers(name, graded["placeholders"])["add"]
+        code += "\nassert add(2, 2) == 4\n"
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        )
+        assert proc.returncode == 0, (name, proc.stderr[-500:])
+
+
+def test_regrading_updates_in_place_and_keeps_manual_scores(graded):
+    from nbgrader.api import Gradebook
+
+    from servelab.grading.autograde import autograde
+
+    course = graded["course"]
+    with Gradebook(course.db_url, course.course_id) as gb:
+        gb.find_grade("reflection", fc.LAB, fc.LAB, "good_one").manual_score = 1.0
+        gb.db.commit()
+    again = autograde(course, fc.LAB, ["good_one", "partial"], jobs=2, sandbox=graded["options"])
+    assert [(r.student, r.success, r.score) for r in again] == [
+        ("good_one", True, 4.0),
+        ("partial", True, 0.0),
+    ]
+    db = sqlite3.connect(course.db_path)
+    try:
+        assert db.execute("select count(*) from grade").fetchone() == (3 * len(graded["results"]),)
+    finally:
+        db.close()
+    assert grades(course, "good_one")["test_add"] == 2.0
+
+
+def test_feedback_shows_scores_and_visible_failures_but_no_hidden_tests(graded):
+    from servelab.grading.feedback import generate_feedback
+
+    course = graded["course"]
+    results = generate_feedback(course, fc.LAB)
+    assert all(r["success"] for r in results.values()), results
+    html = (course.feedback / "partial" / fc.LAB / f"{fc.LAB}.html").read_text()
+    assert "A hidden test failed (AssertionError)" in html
+    assert "mul(2, 3) should be 6" in html  # the failing visible test, with its message
+    for student in [*GOOD, "partial", *fc.HOSTILE]:
+        page = (course.feedback / student / fc.LAB / f"{fc.LAB}.html").read_text()
+        if student != "read_hidden_tests":  # its own answer cell searches for the marker
+            assert graded["marker"] not in page, student
+        assert "add(-1, 1)" not in page and "mul(0, 5)" not in page, student
+
+
+def test_export_per_student_and_per_question(graded):
+    import csv
+
+    from servelab.grading.export import export
+
+    course = graded["course"]
+    done = export(course, [fc.LAB])
+    students = list(csv.DictReader(done.students_csv.open()))
+    questions = list(csv.DictReader(done.questions_csv.open()))
+    assert len(students) == len(graded["results"])
+    assert len(questions) == 3 * len(graded["results"])
+    row = next(r for r in questions if r["student"] == "good_two" and r["question"] == "test_add")
+    assert (float(row["score"]), float(row["max_score"])) == (2.0, 2.0)
+    assert done.plot is not None and done.plot.stat().st_size > 10_000
+
+
+def test_cli_export(graded):
+    out = graded["course"].grading / "cli-export"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "servelab.cli.main",
+            "grade",
+            "export",
+            "--lab",
+            fc.LAB,
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "questions.csv").read_text().count("\n") == 1 + 3 * len(graded["results"])
