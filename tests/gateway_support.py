@@ -11,13 +11,14 @@ breaker.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
 from reference_stack.gateway.auth import hash_key
+from reference_stack.providers.server import READY_LINE
+from servelab_base.child_server import ChildServer, ChildServerError
 
 #: Data classes of every test table: the embedded stack's three.
 DATA_CLASSES = {
@@ -26,6 +27,8 @@ DATA_CLASSES = {
     "restricted": {"jurisdictions": ["on-prem"], "max_retention_days": 0},
 }
 JURISDICTIONS = ["US", "EU", "UK", "on-prem"]
+#: A fresh interpreter importing FastAPI on a loaded 2-core CI machine.
+START_TIMEOUT_S = 60.0
 
 LEARNER_KEY = "sk-test-learner-0123456789"
 
@@ -118,32 +121,22 @@ class StandinProcess:
     free port, with scripted tokens (no engine needed). ``ports`` maps its names to ports."""
 
     def __init__(self, module: str, *args: str) -> None:
-        self.cmd = [sys.executable, "-m", module, "--source", "scripted", *args]
-        self.proc: subprocess.Popen | None = None
+        self.child = ChildServer(
+            [sys.executable, "-m", module, "--source", "scripted", *args], name=module
+        )
         self.ports: dict[str, int] = {}
 
     def __enter__(self) -> StandinProcess:
-        self.proc = subprocess.Popen(
-            self.cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        line = self.proc.stdout.readline()
+        self.child.start()
         try:
-            self.ports = json.loads(line)["ports"]
-        except (ValueError, KeyError):
-            self.__exit__()
-            raise RuntimeError(f"stand-in {self.cmd} did not start: {line!r}") from None
+            ready = self.child.wait_for_line(READY_LINE, START_TIMEOUT_S)
+        except ChildServerError as exc:
+            raise RuntimeError(f"stand-in did not start: {exc}") from None
+        self.ports = json.loads(ready.group(0))["ports"]
         return self
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc.stdout.close()
-            self.proc = None
+        self.child.stop()

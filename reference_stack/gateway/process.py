@@ -10,15 +10,15 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
-from typing import IO
+
+from servelab_base.child_server import ChildServer, ChildServerError
 
 #: A fresh interpreter imports FastAPI, pydantic and aiohttp in about 1-2 s; 2-core CI under
 #: load can take several times that.
 START_TIMEOUT_S = 60.0
+#: How long the gateway may take to drain its requests when stopped, before it is killed.
+STOP_TIMEOUT_S = 15.0
 _LISTENING = re.compile(r"listening on (http://\S+)")
 
 
@@ -36,79 +36,46 @@ class GatewayProcess:
         cpu: int | None = None,
         **settings: object,
     ) -> None:
-        self.args = ["--host", "127.0.0.1", "--port", "0"]
+        args = ["--host", "127.0.0.1", "--port", "0"]
         for flag, value in (("--routing", routing), ("--keys", keys), ("--audit", audit)):
             if value is not None:
-                self.args += [flag, str(value)]
-        self.env = {**os.environ, **(env or {})}
+                args += [flag, str(value)]
+        full_env = {**os.environ, **(env or {})}
         for name, value in settings.items():
-            self.env[f"SERVELAB_GATEWAY_{name.upper()}"] = str(value)
-        self.cpu = cpu
-        self.proc: subprocess.Popen | None = None
-        self.log: IO[str] | None = None
+            full_env[f"SERVELAB_GATEWAY_{name.upper()}"] = str(value)
+        self.child = ChildServer(
+            [sys.executable, "-m", "reference_stack.gateway", *args],
+            name="gateway",
+            env=full_env,
+            cpu=cpu,
+        )
         self.base_url = ""
 
     @property
+    def proc(self) -> subprocess.Popen | None:
+        """The running gateway process (None before start and after stop)."""
+        return self.child.proc if self.child.running else None
+
+    @property
     def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
+        return self.child.pid
 
     def start(self) -> GatewayProcess:
-        # the log goes to a file: a pipe nobody reads would fill and block the gateway
-        self.log = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reference_stack.gateway", *self.args],
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-            env=self.env,
-        )
-        if self.cpu is not None and hasattr(os, "sched_setaffinity"):
-            os.sched_setaffinity(self.proc.pid, {self.cpu})
-        line = self.proc.stdout.readline()
-        match = _LISTENING.search(line or "")
-        if not match:
-            self.proc.wait(timeout=10)
-            raise RuntimeError(f"gateway did not start: {line!r} {self.stop()}")
-        self.base_url = match.group(1)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.base_url + "/health", timeout=5) as reply:
-                    if reply.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("gateway did not become healthy")
+        self.child.start()
+        try:
+            self.base_url = self.child.wait_for_line(_LISTENING, START_TIMEOUT_S).group(1)
+            self.child.wait_for_health(self.base_url + "/health", START_TIMEOUT_S)
+        except ChildServerError as exc:
+            raise RuntimeError(f"gateway did not start: {exc}") from None
+        return self
 
     def read_log(self) -> str:
-        """What the gateway has written to stderr (its log) so far."""
-        if self.log is None:
-            return ""
-        fd = self.log.fileno()  # read from the start without moving the shared offset
-        return os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8", "replace")
+        """What the gateway has printed (its log) so far."""
+        return self.child.read_log()
 
     def stop(self) -> str:
-        """Stop it; returns what it wrote to stderr (its log)."""
-        log = ""
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            if self.proc.stdout:
-                self.proc.stdout.close()
-        if self.log is not None:
-            self.log.seek(0)
-            log = self.log.read()
-            self.log.close()
-            self.log = None
-        self.proc = None
-        return log
+        """Stop it; returns what it printed (its log)."""
+        return self.child.stop(STOP_TIMEOUT_S)
 
     def __enter__(self) -> GatewayProcess:
         return self.start()

@@ -13,38 +13,11 @@ replicas would need a shared store (Redis is the usual choice).
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass, field
+
+from servelab_base.token_bucket import TokenBucket
 
 from .auth import ApiKey
 from .errors import RateLimited
-
-
-@dataclass
-class TokenBucket:
-    capacity: float  # the allowance of one minute
-    level: float = field(init=False)
-    per_second: float = field(init=False)
-    stamp: float = field(default_factory=time.monotonic)
-
-    def __post_init__(self) -> None:
-        self.level = self.capacity
-        self.per_second = self.capacity / 60.0
-
-    def _refill(self, now: float) -> None:
-        self.level = min(self.capacity, self.level + (now - self.stamp) * self.per_second)
-        self.stamp = now
-
-    def wait_for(self, amount: float, now: float) -> float:
-        """Seconds until ``amount`` is available (0: available now)."""
-        self._refill(now)
-        missing = amount - self.level
-        return 0.0 if missing <= 0 else missing / self.per_second
-
-    def take(self, amount: float, now: float) -> None:
-        """Remove ``amount`` (the level may go below zero: a debt paid back by refilling)."""
-        self._refill(now)
-        self.level -= amount
 
 
 class Quotas:
@@ -63,10 +36,9 @@ class Quotas:
 
     def admit(self, key: ApiKey) -> None:
         """Take one request from the key's allowance, or raise 429 with Retry-After."""
-        now = time.monotonic()
         requests, tokens = self._buckets(key)
-        wait_requests = requests.wait_for(1, now)
-        wait_tokens = tokens.wait_for(0, now)  # no debt: earlier answers are paid for
+        wait_requests = requests.wait_for(1)
+        wait_tokens = tokens.wait_for(0)  # no debt: earlier answers are paid for
         if wait_requests or wait_tokens:
             limit = "requests" if wait_requests >= wait_tokens else "tokens"
             allowance = key.requests_per_minute if limit == "requests" else key.tokens_per_minute
@@ -77,9 +49,9 @@ class Quotas:
                 code=f"{limit}_per_minute_exceeded",
                 headers={"retry-after": str(retry_after)},
             )
-        requests.take(1, now)
+        requests.take(1)
 
     def charge_tokens(self, key: ApiKey, total_tokens: int) -> None:
         """Settle a finished request's tokens (from the upstream's ``usage``)."""
         if total_tokens > 0:
-            self._buckets(key)[1].take(total_tokens, time.monotonic())
+            self._buckets(key)[1].take(total_tokens)

@@ -4,7 +4,8 @@ Each limit is a bucket that refills continuously (capacity per minute, replenish
 which is how OpenAI describes its limits. A request spends 1 from the request bucket and its
 ESTIMATED tokens (prompt estimate + max_tokens) from the token bucket, as providers do before
 they know the real output length. When either bucket is short the request is refused with the
-seconds until it would fit: that becomes the 429's Retry-After.
+seconds until it would fit: that becomes the 429's Retry-After. (The bucket itself is
+``servelab_base.token_bucket``, the same one the gateway's quotas use.)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-SECONDS_PER_MINUTE = 60.0
+from servelab_base.token_bucket import SECONDS_PER_MINUTE, TokenBucket
 
 
 @dataclass
@@ -32,34 +33,6 @@ class Verdict:
     exceeded: str = ""  # "requests" or "tokens" when refused
 
 
-class Bucket:
-    """A bucket refilling at ``per_minute`` units a minute that holds ``window_s`` worth of them.
-
-    A 60 s window lets a whole minute's budget go in one burst; a shorter one spreads it (Azure
-    documents evaluating its per-minute limits over 1 s or 10 s intervals)."""
-
-    def __init__(
-        self, per_minute: int, window_s: float = SECONDS_PER_MINUTE, clock=time.monotonic
-    ) -> None:
-        self.capacity = max(1.0, per_minute * window_s / SECONDS_PER_MINUTE)
-        self.level = self.capacity
-        self.rate = per_minute / SECONDS_PER_MINUTE  # units per second
-        self.clock = clock
-        self.stamp = clock()
-
-    def refill(self) -> None:
-        now = self.clock()
-        self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-    def wait_for(self, amount: float) -> float:
-        """Seconds until ``amount`` fits (0 if it fits now)."""
-        return max(0.0, (amount - self.level) / self.rate)
-
-    def until_full(self) -> float:
-        return (self.capacity - self.level) / self.rate
-
-
 class RateLimiter:
     """RPM and TPM buckets per key (an API key and model, or a deployment)."""
 
@@ -71,14 +44,15 @@ class RateLimiter:
         clock=time.monotonic,
     ) -> None:
         self.rpm, self.tpm, self.window_s, self.clock = rpm, tpm, window_s, clock
-        self._buckets: dict[str, tuple[Bucket | None, Bucket | None]] = {}
+        self._buckets: dict[str, tuple[TokenBucket | None, TokenBucket | None]] = {}
         self._lock = threading.Lock()
 
-    def _for(self, key: str) -> tuple[Bucket | None, Bucket | None]:
+    def _for(self, key: str) -> tuple[TokenBucket | None, TokenBucket | None]:
+        """The key's request and token buckets (None where that limit is off)."""
         if key not in self._buckets:
             self._buckets[key] = (
-                Bucket(self.rpm, self.window_s, self.clock) if self.rpm else None,
-                Bucket(self.tpm, self.window_s, self.clock) if self.tpm else None,
+                TokenBucket(self.rpm, self.window_s, self.clock) if self.rpm else None,
+                TokenBucket(self.tpm, self.window_s, self.clock) if self.tpm else None,
             )
         return self._buckets[key]
 
@@ -86,9 +60,6 @@ class RateLimiter:
         """Spend one request and ``tokens`` tokens, or refuse and say how long to wait."""
         with self._lock:
             req, tok = self._for(key)
-            for b in (req, tok):
-                if b:
-                    b.refill()
             wait_req = req.wait_for(1) if req else 0.0
             # A request larger than the whole minute's budget can never fit: wait a full minute.
             wait_tok = (
@@ -99,9 +70,9 @@ class RateLimiter:
             allowed = wait_req == 0.0 and wait_tok == 0.0
             if allowed:
                 if req:
-                    req.level -= 1
+                    req.take(1)
                 if tok:
-                    tok.level -= tokens
+                    tok.take(tokens)
             return Verdict(
                 allowed=allowed,
                 limit_requests=self.rpm,

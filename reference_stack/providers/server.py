@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import socket
 import sys
 import threading
@@ -19,6 +20,8 @@ import uvicorn
 
 LOOPBACK = "127.0.0.1"
 STARTUP_TIMEOUT_S = 10.0  # an in-process uvicorn starts in well under a second
+#: The line ``serve_all`` prints once every app accepts requests, as a parent process sees it.
+READY_LINE = re.compile(r'^\{"ready": true, "ports".*$', re.MULTILINE)
 
 
 class _QuietDisconnects(logging.Filter):

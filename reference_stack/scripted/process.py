@@ -9,13 +9,13 @@ with ScriptedUpstream(ttft_ms=50, itl_ms=10, chunks=8) as up:
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
+
+from servelab_base.child_server import ChildServer, ChildServerError
 
 #: How long a fresh Python process may take to import and bind (2-core CI under load).
 START_TIMEOUT_S = 30.0
@@ -50,40 +50,34 @@ class ScriptedUpstream:
             elif value is not None:
                 self.args += [flag, str(value)]
         self.cpu = cpu  # pin the server to this CPU (Linux), so it does not share the client's
-        self.proc: subprocess.Popen | None = None
+        self.child: ChildServer | None = None
         self.base_url = ""
 
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        """The running server process (None before start and after stop)."""
+        return self.child.proc if self.child is not None and self.child.running else None
+
     def start(self) -> ScriptedUpstream:
-        cmd = [sys.executable, "-m", "reference_stack.scripted", *self.args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        if self.cpu is not None and hasattr(os, "sched_setaffinity"):
-            os.sched_setaffinity(self.proc.pid, {self.cpu})
-        deadline = time.monotonic() + START_TIMEOUT_S
-        line = self.proc.stdout.readline()  # blocks until the server prints or exits
-        match = _LISTENING.search(line or "")
-        if not match or time.monotonic() > deadline:
-            err = ""
-            if not match:  # it exited (bad options, import error): show why
-                self.proc.wait(timeout=10)
-                err = self.proc.stderr.read()
-            self.stop()
-            raise RuntimeError(f"scripted upstream did not start: {line!r} {err}")
-        self.base_url = match.group(1)
+        self.child = ChildServer(
+            [sys.executable, "-m", "reference_stack.scripted", *self.args],
+            name="scripted upstream",
+            cpu=self.cpu,
+        )
+        self.child.start()
+        try:
+            self.base_url = self.child.wait_for_line(_LISTENING, START_TIMEOUT_S).group(1)
+        except ChildServerError as exc:
+            raise RuntimeError(f"scripted upstream did not start: {exc}") from None
         return self
 
+    def read_log(self) -> str:
+        """What the server has printed (its log) so far."""
+        return self.child.read_log() if self.child else ""
+
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc is not None:
-            for stream in (self.proc.stdout, self.proc.stderr):
-                if stream:
-                    stream.close()
-        self.proc = None
+        if self.child is not None:
+            self.child.stop()
 
     def __enter__(self) -> ScriptedUpstream:
         return self.start()

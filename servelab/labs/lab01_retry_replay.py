@@ -32,7 +32,9 @@ import openai
 import pandas as pd
 from openai.types.chat import ChatCompletion
 
+from servelab_base.clock import FakeClock
 from servelab_base.paths import DATASETS
+from servelab_base.retry_after import parse_retry_after
 
 LAB01 = DATASETS / "lab01"
 #: A policy that keeps trying past this many attempts is stopped: no sane policy gets near it
@@ -64,8 +66,7 @@ class Answer:
 
     @property
     def retry_after_s(self) -> float | None:
-        value = self.headers.get("retry-after")
-        return float(value) if value is not None else None
+        return parse_retry_after(self.headers)
 
 
 @dataclass(frozen=True)
@@ -105,24 +106,6 @@ class PolicyRanAway(BaseException):
     ``except Exception`` cannot swallow it and loop for ever."""
 
 
-class FakeClock:
-    """A clock that only moves when someone sleeps on it; every sleep is recorded."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-        self.intervals: list[tuple[float, float]] = []  # (start, seconds) of every sleep
-
-    def sleep(self, seconds: float) -> None:
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-            raise TypeError(f"sleep() takes seconds as a number, got {type(seconds).__name__}")
-        if seconds < 0 or math.isnan(seconds):
-            raise ValueError(f"cannot sleep {seconds} s")
-        self.sleeps.append(float(seconds))
-        self.intervals.append((self.now, float(seconds)))
-        self.now += float(seconds)
-
-
 def status_error(answer: Answer) -> openai.APIStatusError:
     """The exception the openai SDK raises for this answer (same class, headers and body)."""
     request = httpx2.Request("POST", REQUEST_URL)
@@ -148,7 +131,7 @@ class ReplayEndpoint:
     def send(self) -> ChatCompletion:
         if len(self.log) >= MAX_REPLAY_ATTEMPTS:
             raise PolicyRanAway(f"the policy made more than {MAX_REPLAY_ATTEMPTS} attempts")
-        now = self.clock.now
+        now = self.clock.now()
         if now + CLOCK_EPSILON_S < self._not_before:
             # Too early: the limiter refuses again and says how long is left.
             left = self._not_before - now
@@ -208,7 +191,7 @@ def replay(policy: Callable[..., Any], recording: Recording | str, **kwargs: Any
     if outcome == "ok" and not isinstance(returned, ChatCompletion):
         outcome = f"returned {type(returned).__name__}, not the ChatCompletion from send()"
     premature = sum(1 for row in endpoint.log if row["premature"])
-    return ReplayResult(outcome, len(endpoint.log), list(clock.sleeps), premature, clock.now,
+    return ReplayResult(outcome, len(endpoint.log), list(clock.sleeps), premature, clock.now(),
                         endpoint.log, list(clock.intervals), returned, error)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +20,12 @@ from typing import Any
 import httpx
 import pandas as pd
 
+from servelab_base.child_server import ChildServer, ChildServerError
 from servelab_base.paths import DATASETS
 
 LAB05 = DATASETS / "lab05"
 #: a 98 MB GGUF loads in well under a second on a laptop; 60 s covers a busy 2-core CI runner
 LOAD_TIMEOUT_S = 60.0
-#: llama-server answers /health with 503 while loading; poll often to time the load precisely
-POLL_INTERVAL_S = 0.02
 #: one compute thread: with 2, llama-server collapses when another process takes a core
 #: (PLATFORM.md); a private server for measurement must not fight the stack for the CPU
 DEFAULT_THREADS = 1
@@ -63,7 +61,7 @@ class PrivateServer:
 
     ctx_size: int
     threads: int
-    process: subprocess.Popen | None = None
+    process: ChildServer | None = None
     url: str = ""
     load_s: float = 0.0
     notes: dict[str, Any] = field(default_factory=dict)
@@ -75,13 +73,9 @@ class PrivateServer:
         return psutil.Process(self.process.pid).memory_info().rss
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+        if self.process is not None:
+            self.process.stop()
 
     def __enter__(self) -> PrivateServer:
         return self
@@ -102,23 +96,15 @@ def start_private_server(ctx_size: int = 2048, threads: int = DEFAULT_THREADS,
            "--ctx-size", str(ctx_size), "--parallel", str(parallel), "--threads", str(threads),
            "--metrics", "--no-webui", "--alias", "smollm2-135m-instruct"]
     server = PrivateServer(ctx_size=ctx_size, threads=threads, url=f"http://{host}:{port}")
+    server.process = ChildServer(cmd, name="llama-server")
     start = time.perf_counter()
-    server.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = start + LOAD_TIMEOUT_S
-    with httpx.Client(timeout=1.0) as client:
-        while time.perf_counter() < deadline:
-            if server.process.poll() is not None:
-                raise RuntimeError(f"llama-server exited with {server.process.returncode}: "
-                                   f"run `{' '.join(cmd)}` to see why")
-            try:
-                if client.get(server.url + "/health").status_code == 200:
-                    server.load_s = time.perf_counter() - start
-                    return server
-            except httpx.HTTPError:
-                pass
-            time.sleep(POLL_INTERVAL_S)
-    server.stop()
-    raise RuntimeError(f"llama-server did not become healthy within {LOAD_TIMEOUT_S:.0f} s")
+    server.process.start()
+    try:  # llama-server answers /health with 503 while it loads
+        server.process.wait_for_health(server.url + "/health", LOAD_TIMEOUT_S)
+    except ChildServerError as exc:
+        raise RuntimeError(f"{exc}\n(command: {' '.join(cmd)})") from None
+    server.load_s = time.perf_counter() - start
+    return server
 
 
 def props(base_url: str) -> dict[str, Any]:

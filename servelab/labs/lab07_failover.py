@@ -22,29 +22,11 @@ from typing import Any
 
 import yaml
 
+from servelab_base.clock import FakeClock, RealClock  # noqa: F401  (the notebook imports both here)
 from servelab_base.paths import DATASETS
+from servelab_base.retry_after import parse_retry_after
 
 LAB07 = DATASETS / "lab07"
-
-
-class FakeClock:
-    """Seconds since the scenario began; moves only when told (calls, sleeps)."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError(f"cannot sleep {seconds} s")
-        self.sleeps.append(seconds)
-        self.t += seconds
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 @dataclass(frozen=True)
@@ -162,20 +144,6 @@ def plot_run(endpoints: list[ScriptedEndpoint], ax=None, title: str = ""):
     return ax
 
 
-class RealClock:
-    """The wall clock, for running the same policy against live endpoints."""
-
-    def now(self) -> float:
-        import time
-
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        import time
-
-        time.sleep(seconds)
-
-
 @dataclass
 class LiveEndpoint:
     """A real OpenAI-compatible endpoint behind the same ``call(clock, timeout_s)`` interface.
@@ -206,6 +174,6 @@ class LiveEndpoint:
         except openai.APIConnectionError as e:
             raise EndpointError(self.name, 503) from e  # nothing listening: as good as down
         except openai.APIStatusError as e:
-            after = e.response.headers.get("retry-after")
-            raise EndpointError(self.name, e.status_code, float(after) if after else None) from e
+            after = parse_retry_after(e.response.headers)
+            raise EndpointError(self.name, e.status_code, after) from e
         return Answer(reply.choices[0].message.content or "", self.name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 
@@ -11,9 +10,14 @@ import httpx
 import openai
 import pytest
 
+from reference_stack.providers.server import READY_LINE
 from reference_stack.providers.testing import MANAGED_KEY, managed_standin
+from servelab_base.child_server import ChildServer
 
 MESSAGES = [{"role": "user", "content": "Name one serving pattern."}]
+
+#: A fresh interpreter importing FastAPI on a loaded 2-core CI machine.
+START_TIMEOUT_S = 60.0
 
 
 @pytest.fixture(scope="module")
@@ -132,24 +136,9 @@ def test_sdk_retry_honours_retry_after(standin):
 
 
 def test_entry_point_serves_and_prints_its_port(tmp_path):
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "reference_stack.providers.managed",
-            "--port",
-            "0",
-            "--source",
-            "scripted",
-            "--seed",
-            "5",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        ready = json.loads(proc.stdout.readline())
+    argv = [sys.executable, "-m", "reference_stack.providers.managed", "--port", "0"]
+    with ChildServer([*argv, "--source", "scripted", "--seed", "5"]) as child:
+        ready = json.loads(child.wait_for_line(READY_LINE, START_TIMEOUT_S).group(0))
         port = ready["ports"]["managed"]
         health = httpx.get(f"http://127.0.0.1:{port}/health").json()
         assert health["status"] == "ok" and health["token_source"] == "scripted:seed=5"
@@ -157,6 +146,3 @@ def test_entry_point_serves_and_prints_its_port(tmp_path):
             base_url=f"http://127.0.0.1:{port}/v1", api_key=MANAGED_KEY, max_retries=0
         )
         assert c.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES).choices
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)

@@ -100,7 +100,7 @@ def test_the_fake_clock_refuses_nonsense_waits():
     clock = FakeClock()
     clock.sleep(1)
     clock.sleep(0.25)
-    assert clock.now == 1.25 and clock.sleeps == [1.0, 0.25]
+    assert clock.now() == 1.25 and clock.sleeps == [1.0, 0.25]
     for bad in (-1, float("nan")):
         with pytest.raises(ValueError):
             clock.sleep(bad)
