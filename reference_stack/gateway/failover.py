@@ -1,10 +1,20 @@
-"""Failover: which failures move on to the next upstream, and the one retry loop that does it.
+"""Failover: how each way an attempt can end is handled, and the one retry loop that does it.
 
-The table below is the whole policy. A failure that says "the upstream is unwell" (it cannot be
-reached, it is too slow, it is overloaded, it broke) fails over and counts against that
-upstream's breaker. A failure that says "the request is wrong" (a 4xx such as 400, 404, 413,
-422) goes back to the client unchanged: every other upstream would refuse it too, and retrying
-it only multiplies load.
+The table (``RULES``) is the whole policy: one row per ``Reason`` an attempt at an upstream can
+end with, saying
+
+- ``fails_over``: try the next compliant upstream. A failure that says "the upstream is unwell"
+  (it cannot be reached, it is too slow, it is overloaded, it broke) does; one that says "the
+  request is wrong" (a 4xx such as 400, 404, 413, 422) goes back to the client unchanged:
+  every other upstream would refuse it too, and retrying it only multiplies load. A failure
+  after the stream's first byte never can: the client already holds part of an answer;
+- ``trips_breaker``: count it against that upstream's circuit breaker (breaker.py);
+- ``honours_retry_after``: when the upstream said ``Retry-After``, its breaker stays open for
+  exactly that long (the upstream said when to come back) instead of counting to the threshold.
+
+Nothing else in the gateway decides any of this: the loop below and ``tell_breaker`` read the
+table, and the relay only reports which ``Reason`` a stream ended with. Changing a rule is
+editing its row.
 
 The loop (``FailoverLoop.run``) is the only place anything is retried: the HTTP client below it
 never retries on its own (the openai SDK and LiteLLM learned this the hard way: retries nested
@@ -17,23 +27,25 @@ or the patience for ``Retry-After`` runs out.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-from .breaker import Breaker
+from .breaker import Breaker, State
 from .routing import Candidate
 
 
 class Reason(StrEnum):
+    """Why an attempt did not end in a whole answer (the values are metric and audit labels)."""
+
+    # before the client's first byte
     CONNECT_ERROR = "connect_error"
     CONNECT_TIMEOUT = "connect_timeout"
     FIRST_TOKEN_TIMEOUT = "first_token_timeout"
-    TOTAL_TIMEOUT = "total_timeout"
+    TOTAL_TIMEOUT = "total_timeout"  # also mid-stream: the stream outlived the total timeout
     BROKEN_STREAM = "broken_stream"  # closed or garbled before the first chunk
     TOO_MANY_REQUESTS = "http_429"
     SERVER_ERROR = "http_5xx"
@@ -41,33 +53,45 @@ class Reason(StrEnum):
     REQUEST_TIMEOUT = "http_408"
     CLIENT_ERROR = "http_4xx"  # any other 4xx: the request itself is wrong
     FORCED = "forced"  # the teaching switch (settings.force_failover / header)
+    # after the client's first byte (relay/streaming.py)
+    UPSTREAM_LOST = "upstream_lost"
+    TRUNCATED = "truncated"
+    UPSTREAM_ERROR_EVENT = "upstream_error"
+    # either side: the client went away
+    CLIENT_DISCONNECTED = "client_disconnected"
 
 
 @dataclass(frozen=True)
 class Rule:
     fails_over: bool
     trips_breaker: bool
+    honours_retry_after: bool
     why: str
 
 
-#: The explicit failover table (README.md shows it too).
+#: The explicit failover table, one row per reason (README.md shows it too).
+# fmt: off
 RULES: dict[Reason, Rule] = {
-    Reason.CONNECT_ERROR: Rule(True, True, "upstream down or unreachable"),
-    Reason.CONNECT_TIMEOUT: Rule(True, True, "upstream unreachable within the connect timeout"),
-    Reason.FIRST_TOKEN_TIMEOUT: Rule(True, True, "no first token within the TTFT timeout"),
-    Reason.TOTAL_TIMEOUT: Rule(True, True, "no complete answer within the total timeout"),
-    Reason.BROKEN_STREAM: Rule(True, True, "stream ended or garbled before its first chunk"),
-    Reason.TOO_MANY_REQUESTS: Rule(True, True, "upstream overloaded or over its rate limit"),
-    Reason.SERVER_ERROR: Rule(True, True, "upstream error (500, 502, 503, 504 ...)"),
-    Reason.UPSTREAM_AUTH: Rule(
-        True,
-        True,
-        "the gateway's credential for this upstream failed; the client's request is fine",
-    ),
-    Reason.REQUEST_TIMEOUT: Rule(True, True, "upstream timed out reading the request"),
-    Reason.CLIENT_ERROR: Rule(False, False, "the request is invalid; every upstream would say so"),
-    Reason.FORCED: Rule(True, False, "forced for teaching/testing; not the upstream's fault"),
+    #                                 fails  trips    honours
+    #                                 over   breaker  Retry-After
+    Reason.CONNECT_ERROR:        Rule(True,  True,    False, "upstream down or unreachable"),
+    Reason.CONNECT_TIMEOUT:      Rule(True,  True,    False, "unreachable within connect timeout"),
+    Reason.FIRST_TOKEN_TIMEOUT:  Rule(True,  True,    False, "no first token within TTFT timeout"),
+    Reason.TOTAL_TIMEOUT:        Rule(True,  True,    False, "no whole answer in total timeout"),
+    Reason.BROKEN_STREAM:        Rule(True,  True,    False, "ended or garbled before first chunk"),
+    Reason.TOO_MANY_REQUESTS:    Rule(True,  True,    True,  "overloaded or over its rate limit"),
+    Reason.SERVER_ERROR:         Rule(True,  True,    True,  "upstream error (500, 502, 503 ...)"),
+    Reason.UPSTREAM_AUTH:        Rule(True,  True,    False, "the gateway's key for it failed"),
+    Reason.REQUEST_TIMEOUT:      Rule(True,  True,    False, "it timed out reading the request"),
+    Reason.CLIENT_ERROR:         Rule(False, False,   False, "invalid request: all would say so"),
+    Reason.FORCED:               Rule(True,  False,   False, "forced for teaching; no fault"),
+    # after the first byte nothing can fail over: the client holds part of an answer
+    Reason.UPSTREAM_LOST:        Rule(False, True,    False, "connection lost mid-stream"),
+    Reason.TRUNCATED:            Rule(False, True,    False, "stream ended without [DONE]"),
+    Reason.UPSTREAM_ERROR_EVENT: Rule(False, False,   False, "its own clean in-band error event"),
+    Reason.CLIENT_DISCONNECTED:  Rule(False, False,   False, "client went away: no verdict"),
 }
+# fmt: on
 
 
 def reason_for_status(status: int) -> Reason:
@@ -83,25 +107,27 @@ def reason_for_status(status: int) -> Reason:
     return Reason.CLIENT_ERROR
 
 
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from ``retry-after-ms`` (OpenAI) or ``Retry-After`` (seconds or HTTP date)."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
+def tell_breaker(
+    breaker: Breaker,
+    reason: Reason | None,
+    retry_after_s: float | None = None,
+    *,
+    holds_probe: bool = True,
+) -> None:
+    """The one place a breaker learns how an attempt at its upstream ended (``None``: answered).
+
+    The reason's row decides: a failure that is the upstream's fault counts against it (for
+    exactly ``Retry-After`` where the row honours it); any other ending gives back the half-open
+    probe slot the attempt held. A stream that fails after its first byte (``holds_probe``
+    False) holds no slot: opening it already told the breaker the upstream answered."""
+    if reason is None:
+        breaker.record_success()
+        return
+    rule = RULES[reason]
+    if rule.trips_breaker:
+        breaker.record_failure(retry_after_s if rule.honours_retry_after else None)
+    elif holds_probe:
+        breaker.release_probe()
 
 
 class AttemptFailed(Exception):
@@ -128,13 +154,18 @@ class AttemptFailed(Exception):
         return RULES[self.reason]
 
 
+#: ``Attempt.outcome`` of the attempt that answered, and of an upstream skipped unasked
+OK = "ok"
+SKIPPED = "skipped_breaker_open"
+
+
 @dataclass
 class Attempt:
     """What one attempt did, for the audit log, metrics and the error body."""
 
     upstream: str
     jurisdiction: str
-    outcome: str  # "ok", a Reason value, or "skipped_breaker_open"
+    outcome: str  # OK, a Reason value, or SKIPPED
     detail: str = ""
     seconds: float = 0.0
 
@@ -165,7 +196,7 @@ class Outcome(Generic[T]):
 
     @property
     def tried(self) -> int:
-        return sum(1 for a in self.attempts if a.outcome != "skipped_breaker_open")
+        return sum(1 for a in self.attempts if a.outcome != SKIPPED)
 
 
 def backoff(round_no: int, base: float, cap: float, rng: random.Random) -> float:
@@ -186,13 +217,30 @@ class FailoverLoop:
         backoff_max_s: float,
         max_retry_after_wait_s: float,
         rng: random.Random | None = None,
+        on_breaker_change: Callable[[str, State], None] | None = None,
     ) -> None:
         self.breakers = breakers
+        self.on_breaker_change = on_breaker_change
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self.max_retry_after_wait_s = max_retry_after_wait_s
         self.rng = rng or random.Random()
+
+    def settle(
+        self,
+        upstream: str,
+        reason: Reason | None,
+        retry_after_s: float | None = None,
+        *,
+        holds_probe: bool = True,
+    ) -> None:
+        """Tell ``upstream``'s breaker how an attempt ended (see ``tell_breaker``); the relay
+        calls this too, when a stream it was relaying ends."""
+        breaker = self.breakers[upstream]
+        tell_breaker(breaker, reason, retry_after_s, holds_probe=holds_probe)
+        if self.on_breaker_change:
+            self.on_breaker_change(upstream, breaker.state())
 
     async def run(
         self,
@@ -216,7 +264,7 @@ class FailoverLoop:
                             Attempt(
                                 candidate.name,
                                 candidate.upstream.jurisdiction,
-                                "skipped_breaker_open",
+                                SKIPPED,
                                 f"breaker open for {breaker.retry_in():.1f} s more",
                             )
                         )
@@ -236,29 +284,22 @@ class FailoverLoop:
                             elapsed,
                         )
                     )
-                    if failure.rule.trips_breaker:
-                        breaker.record_failure(
-                            failure.retry_after
-                            if failure.reason is Reason.TOO_MANY_REQUESTS
-                            or failure.reason is Reason.SERVER_ERROR
-                            else None
-                        )
-                    else:
-                        breaker.release_probe()
+                    self.settle(candidate.name, failure.reason, failure.retry_after)
                     if on_failure:
                         on_failure(candidate, failure)
                     if not failure.rule.fails_over:
                         outcome.fatal = failure
                         return outcome
                     continue
-                except BaseException:
-                    breaker.release_probe()  # cancelled (client gone): no verdict on upstream
+                except BaseException:  # cancelled: the client went away
+                    self.settle(candidate.name, Reason.CLIENT_DISCONNECTED)
                     raise
+                self.settle(candidate.name, None)
                 outcome.attempts.append(
                     Attempt(
                         candidate.name,
                         candidate.upstream.jurisdiction,
-                        "ok",
+                        OK,
                         "",
                         time.perf_counter() - started,
                     )

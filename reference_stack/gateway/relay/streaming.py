@@ -24,16 +24,19 @@ import aiohttp
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from ..failover import Reason
 from . import sse
 from .upstream import OpenedStream
 
 
 @dataclass
 class RelayResult:
-    """How a relayed stream ended, for metrics, quotas and the cache."""
+    """How a relayed stream ended, for the breaker, metrics, quotas and the cache."""
 
-    outcome: str = "ok"  # ok | upstream_error | total_timeout | upstream_lost | truncated
-    #                      | client_disconnected
+    #: None: relayed whole, up to [DONE]. Otherwise what ended it (UPSTREAM_ERROR_EVENT,
+    #: TOTAL_TIMEOUT, UPSTREAM_LOST, TRUNCATED or CLIENT_DISCONNECTED); the failover table
+    #: (failover.RULES) says what each means for the upstream's breaker.
+    reason: Reason | None = None
     usage: dict | None = None
     chunks: int = 0
     gaps: list[float] = field(default_factory=list)  # seconds between upstream events
@@ -102,7 +105,7 @@ class StreamRelay(Response):
             if block:
                 await send({"type": "http.response.body", "body": block, "more_body": True})
         except OSError:  # the client is already gone
-            self.result.outcome = "client_disconnected"
+            self.result.reason = Reason.CLIENT_DISCONNECTED
             self.opened.close()
             self.on_finish(self.result)
             return
@@ -113,11 +116,11 @@ class StreamRelay(Response):
         finally:
             if not relay.done():  # the client went away first: stop the upstream too
                 relay.cancel()
-                self.result.outcome = "client_disconnected"
+                self.result.reason = Reason.CLIENT_DISCONNECTED
             watcher.cancel()
             failed = await asyncio.gather(relay, watcher, return_exceptions=True)
-            if isinstance(failed[0], OSError) and self.result.outcome == "ok":
-                self.result.outcome = "client_disconnected"  # a write to the client failed
+            if isinstance(failed[0], OSError) and self.result.reason is None:
+                self.result.reason = Reason.CLIENT_DISCONNECTED  # a write to the client failed
             if not self.opened.response.content.at_eof():
                 self.opened.close()
             self.on_finish(self.result)
@@ -131,7 +134,7 @@ class StreamRelay(Response):
         if result.text is not None:
             _collect(block, result)
         if sse.has_error(block):
-            result.outcome = "upstream_error"  # the upstream's own clean error event
+            result.reason = Reason.UPSTREAM_ERROR_EVENT  # the upstream's own clean error event
         done = sse.DONE in block
         if done:  # the timings go just before [DONE], where every client still reads
             block = block.replace(sse.DONE, sse.comment(self.timing_comment()) + sse.DONE)
@@ -149,7 +152,7 @@ class StreamRelay(Response):
                     try:
                         data = await read()
                     except (aiohttp.ClientError, OSError):  # the upstream's side, not the client's
-                        result.outcome = "upstream_lost"
+                        result.reason = Reason.UPSTREAM_LOST
                         tail = sse.error_event(
                             "The upstream connection was lost mid-stream; "
                             "the answer above is incomplete.",
@@ -172,7 +175,7 @@ class StreamRelay(Response):
                     while await read():
                         pass
         except TimeoutError:
-            result.outcome = "total_timeout"
+            result.reason = Reason.TOTAL_TIMEOUT
             tail = sse.error_event(
                 "The upstream did not finish within the gateway's total "
                 "timeout; the answer above is incomplete.",
@@ -180,8 +183,8 @@ class StreamRelay(Response):
             )
         except aiohttp.ClientError:  # reading the body's end after [DONE]: the answer is whole
             pass
-        if not done and not tail and result.outcome == "ok":
-            result.outcome = "truncated"
+        if not done and not tail and result.reason is None:
+            result.reason = Reason.TRUNCATED
             tail = sse.error_event(
                 "The upstream ended the stream without [DONE]; the answer above is incomplete.",
                 "upstream_stream_truncated",

@@ -26,7 +26,9 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from ..failover import AttemptFailed, Reason, parse_retry_after, reason_for_status
+from servelab_base.retry_after import parse_retry_after
+
+from ..failover import AttemptFailed, Reason, reason_for_status
 from ..routing import Candidate, Upstream
 from .sse import EventSplitter, first_event_error
 

@@ -18,7 +18,6 @@ from reference_stack.gateway.failover import (
     AttemptFailed,
     FailoverLoop,
     Reason,
-    parse_retry_after,
     reason_for_status,
 )
 from reference_stack.gateway.quotas import Quotas
@@ -194,13 +193,6 @@ def test_failover_table(status, reason, fails_over):
 
 def test_every_reason_has_a_rule():
     assert set(RULES) == set(Reason)
-
-
-def test_retry_after_parsing():
-    assert parse_retry_after({"retry-after": "2"}) == 2.0
-    assert parse_retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
-    assert parse_retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
-    assert parse_retry_after({}) is None and parse_retry_after({"retry-after": "soon"}) is None
 
 
 def _loop(names, **kw):
