@@ -17,6 +17,7 @@ The student's code itself runs in the sandbox (servelab/grading/execute.py, sand
 from __future__ import annotations
 
 import ctypes
+import json
 import multiprocessing
 import shutil
 import signal
@@ -29,7 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from servelab.grading.checks import INSTRUCTOR_FILE
 from servelab.grading.coursedir import Course, check_student_id
+from servelab.grading.rebuild import rebuild_file
 from servelab.grading.sandbox import check_available
 
 # The steps nbgrader's autograde runs after sanitizing a notebook (nbgrader 0.9.6's defaults),
@@ -71,6 +74,8 @@ class StudentResult:
     max_score: float = 0.0
     seconds: float = 0.0
     error: str = ""
+    #: what the learner changed that was not theirs to change (servelab/grading/rebuild.py)
+    tampering: list[str] = field(default_factory=list)
 
 
 def snapshot_gradebook(db_path: Path, target: Path) -> None:
@@ -115,17 +120,24 @@ def grade_in_worker(
     folder.mkdir(parents=True)
     db = folder / "gradebook.db"
     shutil.copyfile(snapshot, db)
+    submitted = folder / "submitted"
+    tampering = prepare_submission(course, lab, student, submitted / student / lab)
+    checks_file = course.source / lab / INSTRUCTOR_FILE
     config = Config(course.config)
     config.merge(
         Config(
             {
                 "CourseDirectory": {
                     "autograded_directory": str(folder / "autograded"),
+                    "submitted_directory": str(submitted),
                     "db_url": f"sqlite:///{db}",
                     "assignment_id": lab,
                     "student_id": student,
                 },
                 "Autograde": {"autograde_preprocessors": AUTOGRADE_STEPS},
+                "SandboxedExecute": {
+                    "checks_file": str(checks_file) if checks_file.exists() else ""
+                },
                 "SandboxedKernelManager": {
                     "hidden_paths": [*map(str, course.secret_paths()), *sandbox["extra_hidden"]],
                     "allowed_ports": list(sandbox["allowed_ports"]),
@@ -151,7 +163,29 @@ def grade_in_worker(
         "db": str(db),
         "autograded": str(folder / "autograded" / student / lab),
         "seconds": time.perf_counter() - started,
+        "tampering": tampering,
     }
+
+
+def prepare_submission(course: Course, lab: str, student: str, target: Path) -> list[str]:
+    """A private copy of one submission to grade: notebooks rebuilt from the release.
+
+    Data files are copied as they are; every notebook of the lab is rebuilt from its released
+    version (servelab/grading/rebuild.py), a missing one from the release itself (it scores
+    zero). The submission time is the collector's ``timestamp.txt``: collection writes it and
+    never takes the learner's own.
+    """
+    source = course.submitted / student / lab
+    target.mkdir(parents=True)
+    for path in sorted(source.iterdir()):
+        if path.is_file() and not path.is_symlink() and path.suffix != ".ipynb":
+            shutil.copyfile(path, target / path.name)
+    tampering: list[str] = []
+    for release in sorted((course.release / lab).glob("*.ipynb")):
+        mine = source / release.name
+        result = rebuild_file(release, mine, target / release.name)
+        tampering += [f"{release.name}: {line}" for line in result.tampering]
+    return tampering
 
 
 def merge_scores(course: Course, lab: str, student: str, worker_db: Path) -> tuple[float, float]:
@@ -276,6 +310,21 @@ def _finish(course: Course, lab: str, student: str, future: Any) -> StudentResul
     try:
         score, max_score = merge_scores(course, lab, student, Path(out["db"]))
         install_graded_notebook(course, lab, student, Path(out["autograded"]))
+        write_tampering(course, lab, student, out.get("tampering", []))
     except Exception as exc:  # one bad merge must not stop the class (the transaction rolled back)
         return StudentResult(student, False, seconds=out["seconds"], error=f"merge failed: {exc!r}")
-    return StudentResult(student, True, score, max_score, out["seconds"])
+    return StudentResult(
+        student, True, score, max_score, out["seconds"], tampering=out.get("tampering", [])
+    )
+
+
+def tampering_path(course: Course, lab: str, student: str) -> Path:
+    """Where the tampering found in one graded submission is kept (for the export)."""
+    return course.grading / "reports" / lab / f"{student}.json"
+
+
+def write_tampering(course: Course, lab: str, student: str, found: list[str]) -> None:
+    """Record (or clear) what a submission changed that was not the learner's to change."""
+    path = tampering_path(course, lab, student)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"lab": lab, "student": student, "tampering": found}, indent=1))

@@ -47,6 +47,53 @@ def _meta(
     return {"nbgrader": meta}
 
 
+CHECK_CELL = 'from servelab.grading.checks import run_checks\n\nrun_checks("{cell}")'
+
+
+def instructor_checks(marker: str) -> str:
+    """The lab's checks: one visible and some hidden per question; hidden ones carry ``marker``.
+
+    The marker sits in the hidden checks' code and messages, never in their titles, so any
+    trace of it in a kernel or in feedback means hidden checks leaked.
+    """
+    return f'''from servelab.grading.checks import Checks
+
+checks = Checks()
+
+
+@checks.visible("test_add")
+def add_small_numbers(learner):
+    "add(1, 2) is 3"
+    assert learner.add(1, 2) == 3, "add(1, 2) should be 3"
+
+
+@checks.visible("test_mul")
+def mul_small_numbers(learner):
+    "mul(2, 3) is 6"
+    assert learner.mul(2, 3) == 6, "mul(2, 3) should be 6"
+
+
+# BEGIN HIDDEN CHECKS
+@checks.hidden("test_add")
+def add_negatives(learner):
+    "adds negative numbers"
+    assert learner.add(-1, 1) == 0, "{marker} add of negatives"
+
+
+@checks.hidden("test_add")
+def add_tens(learner):
+    "adds tens"
+    assert learner.add(10, 5) == 15, "{marker} add of tens"
+
+
+@checks.hidden("test_mul")
+def mul_by_zero(learner):
+    "multiplies by zero"
+    assert learner.mul(0, 5) == 0, "{marker} mul by zero"
+# END HIDDEN CHECKS
+'''
+
+
 def source_notebook(marker: str) -> nbformat.NotebookNode:
     """The instructor's notebook of the lab (solutions, visible and hidden tests)."""
     cells = [
@@ -57,11 +104,7 @@ def source_notebook(marker: str) -> nbformat.NotebookNode:
             metadata=_meta("add", solution=True),
         ),
         new_code_cell(
-            "assert add(1, 2) == 3, 'add(1, 2) should be 3'\n"
-            "### BEGIN HIDDEN TESTS\n"
-            f"assert add(-1, 1) == 0, '{marker} add of negatives'\n"
-            f"assert add(10, 5) == 15, '{marker} add of tens'\n"
-            "### END HIDDEN TESTS",
+            CHECK_CELL.format(cell="test_add"),
             id="test_add",
             metadata=_meta("test_add", grade=True, locked=True, points=ADD_POINTS),
         ),
@@ -71,10 +114,7 @@ def source_notebook(marker: str) -> nbformat.NotebookNode:
             metadata=_meta("mul", solution=True),
         ),
         new_code_cell(
-            "assert mul(2, 3) == 6, 'mul(2, 3) should be 6'\n"
-            "### BEGIN HIDDEN TESTS\n"
-            f"assert mul(0, 5) == 0, '{marker} mul by zero'\n"
-            "### END HIDDEN TESTS",
+            CHECK_CELL.format(cell="test_mul"),
             id="test_mul",
             metadata=_meta("test_mul", grade=True, locked=True, points=MUL_POINTS),
         ),
@@ -121,11 +161,13 @@ def build_course(root: Path, marker: str):
     from traitlets.config import Config
 
     from servelab.grading.coursedir import Course
+    from servelab.grading.release import release_checks
 
     (root / "solutions" / LAB).mkdir(parents=True)
     (root / "labs").mkdir()
     (root / "grading").mkdir(mode=0o700)
     nbformat.write(source_notebook(marker), root / "solutions" / LAB / f"{LAB}.ipynb")
+    (root / "solutions" / LAB / "instructor_checks.py").write_text(instructor_checks(marker))
     course = Course.load(REPO_CONFIG)
     config = Config(course.config)
     config.CourseDirectory.assignment_id = LAB
@@ -133,6 +175,7 @@ def build_course(root: Path, marker: str):
     app.force = True
     result = capture_log(app)
     assert result["success"], f"{result.get('log')}\n{result.get('error')}"
+    release_checks(root / "solutions" / LAB, root / "labs" / LAB)
     return course
 
 

@@ -168,9 +168,9 @@ def test_good_and_partial_learners_score_as_their_tests_say(graded):
     course = graded["course"]
     for student in GOOD:
         assert grades(course, student) == {"test_add": 2.0, "test_mul": 1.0, "reflection": None}
-    # partial passes add's visible test but not its hidden ones, and fails mul's visible test
+    # partial passes 2 of add's 3 checks (partial credit: 2 x 2/3) and none of mul's
     # (its reflection is the unchanged stub: nbgrader gives an unanswered question 0)
-    assert grades(course, "partial") == {"test_add": 0.0, "test_mul": 0.0, "reflection": 0.0}
+    assert grades(course, "partial") == {"test_add": 1.3333, "test_mul": 0.0, "reflection": 0.0}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_ERROR))
@@ -240,7 +240,7 @@ def test_regrading_updates_in_place_and_keeps_manual_scores(graded):
     again = autograde(course, fc.LAB, ["good_one", "partial"], jobs=2, sandbox=graded["options"])
     assert [(r.student, r.success, r.score) for r in again] == [
         ("good_one", True, 4.0),
-        ("partial", True, 0.0),
+        ("partial", True, 1.3333),
     ]
     db = sqlite3.connect(course.db_path)
     try:
