@@ -15,7 +15,7 @@ Measures, in one run on this machine:
     .venv/bin/python benchmarks/engines.py [--phases setup,up,load] [--rounds 2] [--out FILE]
 
 Timings on a shared 2-core laptop are noisy: compare the two engines within one run (ratios),
-not across runs. Metric names follow /work/shared/METRICS.md (servelab.bench computes them).
+not across runs. Metric names follow docs/metrics.md (servelab.bench computes them).
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ MESSAGES = [{"role": "user", "content": "List three reasons to self-host a langu
 
 
 def timed_stream(client: openai.OpenAI, model: str, max_tokens: int) -> tuple | None:
-    """(TTFT, E2E, content chunks) of one streamed request, in seconds (METRICS.md names);
+    """(TTFT, E2E, content chunks) of one streamed request, in seconds (docs/metrics.md names);
     None when the request failed (counted, and reported as ``failed``)."""
     try:
         return _timed_stream(client, model, max_tokens)

@@ -10,7 +10,7 @@ It measures:
      next to the datasheet figure of the matching profile in reference_stack/profiles/;
   2. single-stream decode of a Llama-3-8B-shaped model with RANDOM weights (transformers,
      bf16, the real config.json from reference_stack/profiles/configs/): time per output token
-     next to the bandwidth floor (weight bytes / bandwidth, see /work/shared/METRICS.md).
+     next to the bandwidth floor (weight bytes / bandwidth, see docs/metrics.md#physical-floors).
      Random weights read exactly as many bytes as real ones, so the timing is true;
   3. if vLLM is installed: the same shapes through vLLM (`load_format="dummy"`), which is what
      the profiles serve.

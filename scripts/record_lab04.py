@@ -3,14 +3,15 @@
     .venv/bin/servelab up                      # the embedded stack (vLLM on 8401)
     .venv/bin/python scripts/record_lab04.py   # writes datasets/lab04/ (about 3 minutes)
 
-What it writes (all MEASURED on this machine, except the published rows of decode_points.csv):
+What it writes into datasets/lab04/ (all MEASURED on this machine, except the published rows
+of decode_points.csv):
 
 - ``sweep_short.jsonl``: closed-loop runs with servelab.bench at concurrency 1, 2, 4, 8, 16 on
   the short_chat prompts, 16 output tokens (``ignore_eos``), 1 warm-up request per level; every
   record carries its ``concurrency``. ``sweep_long.jsonl``: the same at 1, 4, 8 on ~256-token
   prompts (long_context) with 16 output tokens.
-- ``metrics/before.txt`` and ``metrics/after_c<N>.txt``: vLLM's /metrics scraped before the short
-  sweep and after each of its levels.
+- ``datasets/lab04/metrics/before.txt`` and ``metrics/after_c<N>.txt``: vLLM's /metrics
+  scraped before the short sweep and after each of its levels.
 - ``staggered.jsonl``: four requests leaving at 0, 120, 310 and 480 ms (24 tokens each).
 - ``gauges.csv``: vLLM's running / waiting / KV-cache gauges every 0.1 s during a burst of 12
   requests of 16 tokens at concurrency 12 (above the engine's --max-num-seqs 8).
@@ -56,11 +57,11 @@ PUBLISHED = [
         "name": "vLLM v0.6.0, Llama 3 8B, 1x H100, light load",
         "kind": "modelled/published",
         "gpu": "H100 80GB SXM (assumed: the post says H100)",
-        "bandwidth_tb_s": 3.35,  # NVIDIA H100 SXM datasheet (METRICS.md)
-        "weight_bytes": 16.06e9,  # Llama 3 8B bf16 (METRICS.md)
+        "bandwidth_tb_s": 3.35,  # NVIDIA H100 SXM datasheet (docs/metrics.md)
+        "weight_bytes": 16.06e9,  # Llama 3 8B bf16 (docs/metrics.md)
         "kv_bytes_per_token": 131072,  # 2 x 32 layers x 8 KV heads x 128 x 2 bytes
         "batch": 1,
-        "context_tokens": 0,  # light load: KV reads left out, as METRICS.md does
+        "context_tokens": 0,  # light load: KV reads left out, as docs/metrics.md does
         "tensor_parallel": 1,
         "itl_ms": 13.0,
         "source": "vLLM blog, 'vLLM v0.6.0: 1.8-2.7x Throughput Improvement' (2024-09-05), "
@@ -70,7 +71,7 @@ PUBLISHED = [
         "name": "TensorRT-LLM v0.6.1, Llama 2 7B fp16, 1x A100, batch 60, 128 in / 2048 out",
         "kind": "modelled/published",
         "gpu": "A100 80GB SXM (assumed: the table says A100)",
-        "bandwidth_tb_s": 2.039,  # NVIDIA A100 80GB SXM datasheet (METRICS.md)
+        "bandwidth_tb_s": 2.039,  # NVIDIA A100 80GB SXM datasheet (docs/metrics.md)
         "weight_bytes": 6.74e9 * 2,  # Llama 2 7B: 6.74 B parameters, fp16
         "kv_bytes_per_token": 524288,  # 2 x 32 layers x 32 KV heads x 128 x 2 bytes (no GQA)
         "batch": 60,

@@ -1,11 +1,11 @@
 """One call to get an OpenAI SDK client for a provider: the real one when its key is set, else
 the local stand-in. The notebook code after it is the same either way.
 
-    >>> from servelab import providers
-    >>> client = providers.client("managed")                      # OpenAI API or its stand-in
-    >>> eu = providers.client("cloud", region="swedencentral")     # Azure OpenAI or its stand-in
+    >>> from servelab import clients
+    >>> client = clients.client("managed")                        # OpenAI API or its stand-in
+    >>> eu = clients.client("cloud", region="swedencentral")       # Azure OpenAI or its stand-in
     >>> eu.chat.completions.create(model="gpt-4o-mini", messages=[...])  # model = deployment
-    >>> providers.modes()                                          # which are real, which stand-ins
+    >>> clients.modes()                                            # which are real, which stand-ins
 
 Real providers are configured the way their own SDKs expect:
 

@@ -1,7 +1,8 @@
 """Memory arithmetic of a Llama-architecture model, from its config.json alone.
 
 Decode is memory-bandwidth bound: every generated token reads every weight once, so the
-single-stream inter-token floor is weight bytes / memory bandwidth (see /work/shared/METRICS.md).
+single-stream inter-token floor is weight bytes / memory bandwidth
+(see docs/metrics.md#physical-floors).
 The KV cache stores, per token, a key and a value vector for every layer and KV head.
 """
 

@@ -53,7 +53,7 @@ X86_FEATURES = {
 NEVER_ON = ["GGML_AMX_TILE", "GGML_AMX_INT8", "GGML_AMX_BF16"]
 
 #: Options that keep the build offline and small: no web UI download from the Hugging Face
-#: bucket, no TLS, no tests/examples, one static binary that can be copied around.
+#: bucket, no TLS, no tests or examples, one static binary that can be copied around.
 BASE_OPTIONS = {
     "CMAKE_BUILD_TYPE": "Release",
     "GGML_NATIVE": "OFF",

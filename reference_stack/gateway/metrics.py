@@ -3,7 +3,7 @@
 Labels are upstream names, model aliases, data classes and outcomes: small, fixed sets (never a
 key, a user, a prompt or an upstream's credential). Names follow Prometheus conventions
 (``_seconds``, ``_total``) under the ``servelab_gateway_`` prefix; the same TTFT / ITL words
-mean what docs METRICS.md says, measured here at the gateway for the upstream's events.
+mean what docs/metrics.md says, measured here at the gateway for the upstream's events.
 """
 
 from __future__ import annotations

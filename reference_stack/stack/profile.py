@@ -29,7 +29,7 @@ DEFAULT_STARTUP_TIMEOUT_S = 120.0
 
 
 class Service(BaseModel):
-    """One process of the stack (see the header of profiles/cpu.yaml for every field)."""
+    """One process of the stack (reference_stack/profiles/cpu.yaml's header names every field)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -103,7 +103,7 @@ class ModelSpec(BaseModel):
 
 
 class Expected(BaseModel):
-    """Expected memory and the physical floor (see /work/shared/METRICS.md)."""
+    """Expected memory and the physical floor (see docs/metrics.md#physical-floors)."""
 
     model_config = ConfigDict(extra="forbid")
 

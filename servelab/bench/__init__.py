@@ -1,7 +1,7 @@
 """servelab.bench: measure an OpenAI-compatible endpoint the honest way.
 
 Record raw events first (`loadgen` -> `events`), derive every metric from them later
-(`metrics`), then look at them (`plots`). The glossary is METRICS.md (TTFT, TTFCT, ITL, TPOT,
+(`metrics`), then look at them (`plots`). The glossary is docs/metrics.md (TTFT, TTFCT, ITL, TPOT,
 E2E, goodput): the same names mean different things in other tools.
 
     from servelab.bench import Load, Target, Workload, load_prompts, run_sync, summarize

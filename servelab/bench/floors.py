@@ -3,7 +3,7 @@
 Each decode step reads every weight once, so one stream's time between tokens cannot beat
 ``bytes of weights / memory bandwidth``. Batching shares that read among streams (which is why
 throughput rises with load) but no stream gets below the floor. The GPU numbers are MODELLED
-from published peak bandwidths (NVIDIA data sheets, as tabulated in the project's METRICS.md),
+from published peak bandwidths (NVIDIA data sheets, as tabulated in docs/metrics.md),
 not measured; `measure_memory_bandwidth` measures the machine you are on.
 """
 
@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pandas as pd
 
-#: Peak memory bandwidth, bytes/s, from NVIDIA's published data sheets (via METRICS.md).
+#: Peak memory bandwidth, bytes/s, from NVIDIA's published data sheets (table in docs/metrics.md).
 GPU_BANDWIDTH = {
     "H100 SXM": 3.35e12,
     "A100 80GB SXM": 2.039e12,
@@ -22,9 +22,9 @@ GPU_BANDWIDTH = {
     "A100 40GB": 1.555e12,
 }
 
-#: Bytes of weights read per decode step. Llama 3 8B bf16: 16.06 GB (METRICS.md); Llama 3 70B
-#: AWQ with fp16 embeddings and head: about 39.5 GB (METRICS.md); SmolLM2-135M bf16: 134.5 M
-#: parameters x 2 bytes (the checkpoint `make setup` converts; PLATFORM.md).
+#: Bytes of weights read per decode step. Llama 3 8B bf16: 16.06 GB (docs/metrics.md); Llama 3 70B
+#: AWQ with fp16 embeddings and head: about 39.5 GB (docs/metrics.md); SmolLM2-135M bf16: 134.5 M
+#: parameters x 2 bytes (the checkpoint `make setup` converts; docs/platform.md).
 MODEL_BYTES = {
     "Llama 3 8B bf16": 16.06e9,
     "Llama 3 70B AWQ": 39.5e9,
@@ -32,7 +32,7 @@ MODEL_BYTES = {
 }
 
 #: vLLM v0.6.0 (Sept 2024) reported Llama 3 8B on one H100 at "1 token every 13 ms under light
-#: load" (METRICS.md): a published measurement, for comparison with the 4.79 ms floor.
+#: load" (docs/metrics.md): a published measurement, for comparison with the 4.79 ms floor.
 PUBLISHED_H100_LLAMA3_8B_ITL_S = 0.013
 
 
@@ -44,7 +44,7 @@ def itl_floor(model_bytes: float, bandwidth: float, tensor_parallel: int = 1) ->
 
 
 def floor_table() -> pd.DataFrame:
-    """Floors (ms) for the course's models on the GPUs of METRICS.md (modelled, not measured)."""
+    """Floors (ms) for the course's models on docs/metrics.md's GPUs (modelled, not measured)."""
     rows = []
     for gpu, bw in GPU_BANDWIDTH.items():
         rows.append(

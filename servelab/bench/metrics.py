@@ -1,4 +1,4 @@
-"""Latency metrics derived from raw events, exactly as the METRICS glossary defines them.
+"""Latency metrics derived from raw events, exactly as docs/metrics.md defines them.
 
 Every function takes one raw-event record (see `servelab.bench.events`) and returns seconds, or
 None when the metric does not exist for that request (no chunk at all, no content, one token).

@@ -151,7 +151,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_floors(args: argparse.Namespace) -> int:
     from servelab.bench import floors
 
-    print("Single-stream ITL floors, MODELLED from published bandwidths (METRICS.md):")
+    print("Single-stream ITL floors, MODELLED from published bandwidths (docs/metrics.md):")
     print(floors.floor_table().round(2).to_string())
     if args.measure:
         bw = floors.measure_memory_bandwidth()

@@ -6,7 +6,7 @@ fills every decode step) and writes the answers. This module holds the pieces a 
 otherwise repeat:
 
 - the corpus (``datasets/lab03/corpus.jsonl``) and the classification prompt;
-- an in-process vLLM engine, loaded with the CPU-friendly settings of PLATFORM.md, and a guard
+- an in-process vLLM engine, loaded with the CPU-friendly settings of docs/platform.md, and a guard
   that says *why* it cannot load (no vLLM, no checkpoint, a memory-limited sandbox) instead of
   crashing the notebook;
 - ``run_batch``: the corpus through ``LLM.chat`` in chunks of ``batch_size``, with a progress bar,
@@ -40,7 +40,7 @@ SYSTEM_PROMPT = (
     + ", ".join(LABELS) + "."
 )
 
-# In-process engine settings (PLATFORM.md, measured on a 2-core CPU):
+# In-process engine settings (docs/platform.md, measured on a 2-core CPU):
 #: 256 MiB of KV cache holds ~11,600 tokens of SmolLM2-135M (22.5 KiB per token), enough for
 #: 64 short classification prompts in flight at once
 KV_CACHE_BYTES = 256 * MIB

@@ -37,7 +37,7 @@ from servelab_base.paths import DATASETS
 LAB04 = DATASETS / "lab04"
 #: The four arrivals of the continuous-batching picture (ms after the first), from the issue.
 STAGGERED_OFFSETS_MS = (0, 120, 310, 480)
-#: vLLM gauges worth watching while load runs (names as vLLM V1 exports them; PLATFORM.md).
+#: vLLM gauges worth watching while load runs (names as vLLM V1 exports them; docs/platform.md).
 GAUGES = {"running": "vllm:num_requests_running", "waiting": "vllm:num_requests_waiting",
           "kv_cache_usage": "vllm:kv_cache_usage_perc"}
 #: How often `watch_gauges` scrapes: fast enough to see a burst of a few seconds, slow enough

@@ -27,7 +27,7 @@ LAB05 = DATASETS / "lab05"
 #: a 98 MB GGUF loads in well under a second on a laptop; 60 s covers a busy 2-core CI runner
 LOAD_TIMEOUT_S = 60.0
 #: one compute thread: with 2, llama-server collapses when another process takes a core
-#: (PLATFORM.md); a private server for measurement must not fight the stack for the CPU
+#: (docs/platform.md); a private server for measurement must not fight the stack for the CPU
 DEFAULT_THREADS = 1
 
 

@@ -4,7 +4,7 @@ The scripted upstream (`reference_stack.scripted`) knows exactly when it sent ev
 client's numbers can be checked against the truth. This module adds what lab 06 needs around
 servelab.bench:
 
-- `glossary`: the METRICS.md table of names, and what other tools call the same thing;
+- `glossary`: the table of names in docs/metrics.md, and what other tools call the same thing;
 - `scripted_workload` / `measure`: a servelab.bench run whose requests carry scripted timing
   (several tokens a chunk, a role-only first chunk, no usage...) through the body field
   ``{"scripted": {...}}``;
@@ -33,7 +33,7 @@ from servelab_base.paths import DATASETS
 
 LAB06 = DATASETS / "lab06"
 
-#: METRICS.md's glossary in table form: servelab's name, its definition, and what four other
+#: The glossary of docs/metrics.md in table form: servelab's name, its definition, and what four other
 #: tools call the same quantity ("-" where the tool has no such number).
 GLOSSARY = [
     ("TTFT", "first chunk carrying choices (even with empty text) - send time",
@@ -58,7 +58,7 @@ SCRIPTED_MODEL = "scripted"
 
 
 def glossary() -> pd.DataFrame:
-    """The glossary as a table (METRICS.md): one row per servelab metric."""
+    """The glossary as a table (docs/metrics.md): one row per servelab metric."""
     return pd.DataFrame(GLOSSARY, columns=["servelab", "definition", "vllm bench serve",
                                            "NVIDIA AIPerf", "GuideLLM", "ray llmperf"]
                         ).set_index("servelab")

@@ -6,11 +6,11 @@ Three facts decide whether a model runs on a device, and how fast:
 - the **KV cache** takes ``2 (K and V) x layers x kv_heads x head_dim x bytes`` per token of
   context, per sequence in flight;
 - **decode** reads every weight once per generated token, so one stream cannot beat
-  ``bytes read per token / memory bandwidth`` per token (the ITL floor, METRICS.md).
+  ``bytes read per token / memory bandwidth`` per token (the ITL floor, docs/metrics.md).
 
 Model shapes below are copied from each model's published ``config.json`` (linked); GPU
-bandwidths and the floor itself come from ``servelab.bench.floors`` (METRICS.md's datasheet
-figures). Everything here is arithmetic on published figures: a number it returns is
+bandwidths and the floor itself come from ``servelab.bench.floors`` (the datasheet figures
+of docs/metrics.md). Everything here is arithmetic on published figures: a number it returns is
 *modelled*, never measured.
 """
 
@@ -84,7 +84,7 @@ class Accelerator:
     peak_flops: float = 0.0  # dense bf16 FLOP/s (datasheets quote twice this "with sparsity")
 
 
-#: Datacenter GPUs of the course (METRICS.md), vendor datasheet figures.
+#: Datacenter GPUs of the course (docs/metrics.md), vendor datasheet figures.
 GPUS: dict[str, Accelerator] = {
     gpu.name: gpu
     for gpu in [
@@ -141,7 +141,7 @@ def decode_tokens_per_s(shape: ModelShape, gpu: Accelerator, batch: int, context
 
     One decode step reads the weights once (shared by the batch) and each stream's KV cache,
     then emits one token per stream. ``efficiency`` is the share of the floor a real engine
-    reaches (METRICS.md: vLLM 0.6.0 reached about 37% on Llama 3 8B / H100 at light load).
+    reaches (docs/metrics.md: vLLM 0.6.0 reached about 37% on Llama 3 8B / H100 at light load).
     Compute limits are ignored: past a few hundred streams this overestimates.
     """
     if batch < 1:

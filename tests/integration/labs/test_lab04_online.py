@@ -99,7 +99,7 @@ def test_decode_points_label_measured_and_published():
     assert published.source.str.contains("https://").all()
     assert (points.itl_ms > 0).all() and (points.bandwidth_tb_s > 0).all()
     vllm = published[published.name.str.contains("vLLM v0.6.0")].iloc[0]
-    assert vllm.itl_ms == 13.0 and vllm.bandwidth_tb_s == 3.35  # METRICS.md
+    assert vllm.itl_ms == 13.0 and vllm.bandwidth_tb_s == 3.35  # docs/metrics.md
 
 
 def test_recorded_sweeps_are_tagged_and_sourced():

@@ -61,7 +61,7 @@ def test_role_only_first_chunk_counts_for_ttft_not_ttfct():
     assert metrics.ttft(r) == pytest.approx(0.01)
     assert metrics.ttfct(r) == pytest.approx(0.2)
     assert metrics.itls(r) == pytest.approx([0.1])  # the empty chunk makes no gap
-    assert metrics.tpot(r) == pytest.approx((0.3 - 0.01) / 1)  # METRICS.md: E2E - TTFT
+    assert metrics.tpot(r) == pytest.approx((0.3 - 0.01) / 1)  # docs/metrics.md: E2E - TTFT
 
 
 def test_several_tokens_per_chunk():

@@ -13,11 +13,11 @@ LLAMA3_8B = sizing.MODELS["Llama 3 8B"]
 H100 = sizing.GPUS["H100 SXM 80GB"]
 
 
-def test_llama3_8b_kv_cache_is_128_kib_per_token():  # METRICS.md
+def test_llama3_8b_kv_cache_is_128_kib_per_token():  # docs/metrics.md
     assert LLAMA3_8B.kv_bytes_per_token() == 128 * sizing.KIB
 
 
-def test_smollm2_kv_cache_matches_the_cpu_profile_comment():  # 22.5 KiB, profiles/cpu.yaml
+def test_smollm2_kv_cache_matches_the_cpu_profile_comment():  # 22.5 KiB, reference_stack/profiles/cpu.yaml
     assert sizing.MODELS["SmolLM2 135M"].kv_bytes_per_token() == 22.5 * sizing.KIB
 
 

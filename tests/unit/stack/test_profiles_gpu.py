@@ -94,7 +94,7 @@ def test_bandwidth_floor(name):
 
 
 def test_floors_match_the_published_table():
-    """/work/shared/METRICS.md: 4.79 ms (H100 SXM), 7.88 (A100 80GB SXM), 10.33 (A100 40GB),
+    """docs/metrics.md: 4.79 ms (H100 SXM), 7.88 (A100 80GB SXM), 10.33 (A100 40GB),
     about 6.4 ms for 70B AWQ on 4 x A100 40GB."""
     floors = {n: profile.load(n).expected.itl_floor_ms for n in GPU_PROFILES}
     assert floors == {
@@ -109,7 +109,7 @@ def test_llama3_8b_shapes():
     config = profile.PROFILES_DIR / "configs" / "llama3-8b-instruct" / "config.json"
     shapes = LlamaShapes.from_config(config)
     assert shapes.params == 8_030_261_248  # Meta's model card: 8.03 B
-    assert shapes.kv_bytes_per_token == 128 * 1024  # METRICS.md: 128 KiB per token
+    assert shapes.kv_bytes_per_token == 128 * 1024  # docs/metrics.md: 128 KiB per token
 
 
 @pytest.mark.parametrize("name", ["h100-llama3-8b", "4xa100-40gb-llama3-70b-awq"])
