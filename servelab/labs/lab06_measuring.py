@@ -33,25 +33,59 @@ from servelab_base.paths import DATASETS
 
 LAB06 = DATASETS / "lab06"
 
-#: The glossary of docs/metrics.md in table form: servelab's name, its definition, and what four other
-#: tools call the same quantity ("-" where the tool has no such number).
+#: The glossary of docs/metrics.md in table form: servelab's name, its definition, and what four
+#: other tools call the same quantity ("-" where the tool has no such number).
 GLOSSARY = [
-    ("TTFT", "first chunk carrying choices (even with empty text) - send time",
-     "TTFT (same)", "TTFT = first NON-empty chunk", "TTFT", "ttft"),
-    ("TTFCT", "first chunk with non-empty content - send time",
-     "-", "= its TTFT", "TTFOT", "-"),
-    ("ITL (per chunk)", "gaps between consecutive content chunks",
-     "ITL (per chunk)", "ICL (inter-chunk latency)", "-", "-"),
-    ("TPOT", "(E2E - TTFT) / (output_tokens - 1), output_tokens from usage",
-     "TPOT (same)", "called ITL", "ITL (excludes first token)", "-"),
-    ("TPOT incl. first", "E2E / output_tokens",
-     "-", "-", "called TPOT", "'inter-token latency'"),
-    ("E2E", "last content chunk - send time (usage chunk excluded)",
-     "E2EL", "request latency", "request latency", "e2e latency"),
-    ("output throughput", "output tokens / benchmark duration",
-     "output throughput", "output token throughput", "-", "-"),
-    ("goodput", "requests meeting every SLO (TTFT, TPOT, E2E) per second",
-     "--goodput", "goodput", "-", "-"),
+    (
+        "TTFT",
+        "first chunk carrying choices (even with empty text) - send time",
+        "TTFT (same)",
+        "TTFT = first NON-empty chunk",
+        "TTFT",
+        "ttft",
+    ),
+    ("TTFCT", "first chunk with non-empty content - send time", "-", "= its TTFT", "TTFOT", "-"),
+    (
+        "ITL (per chunk)",
+        "gaps between consecutive content chunks",
+        "ITL (per chunk)",
+        "ICL (inter-chunk latency)",
+        "-",
+        "-",
+    ),
+    (
+        "TPOT",
+        "(E2E - TTFT) / (output_tokens - 1), output_tokens from usage",
+        "TPOT (same)",
+        "called ITL",
+        "ITL (excludes first token)",
+        "-",
+    ),
+    ("TPOT incl. first", "E2E / output_tokens", "-", "-", "called TPOT", "'inter-token latency'"),
+    (
+        "E2E",
+        "last content chunk - send time (usage chunk excluded)",
+        "E2EL",
+        "request latency",
+        "request latency",
+        "e2e latency",
+    ),
+    (
+        "output throughput",
+        "output tokens / benchmark duration",
+        "output throughput",
+        "output token throughput",
+        "-",
+        "-",
+    ),
+    (
+        "goodput",
+        "requests meeting every SLO (TTFT, TPOT, E2E) per second",
+        "--goodput",
+        "goodput",
+        "-",
+        "-",
+    ),
 ]
 #: The scripted upstream's model name (it accepts any).
 SCRIPTED_MODEL = "scripted"
@@ -59,14 +93,23 @@ SCRIPTED_MODEL = "scripted"
 
 def glossary() -> pd.DataFrame:
     """The glossary as a table (docs/metrics.md): one row per servelab metric."""
-    return pd.DataFrame(GLOSSARY, columns=["servelab", "definition", "vllm bench serve",
-                                           "NVIDIA AIPerf", "GuideLLM", "ray llmperf"]
-                        ).set_index("servelab")
+    return pd.DataFrame(
+        GLOSSARY,
+        columns=[
+            "servelab",
+            "definition",
+            "vllm bench serve",
+            "NVIDIA AIPerf",
+            "GuideLLM",
+            "ray llmperf",
+        ],
+    ).set_index("servelab")
 
 
 # -- runs against the scripted upstream -----------------------------------------------------
-def scripted_workload(overrides: dict | Sequence[dict], n: int = 8,
-                      max_tokens: int | None = None) -> Workload:
+def scripted_workload(
+    overrides: dict | Sequence[dict], n: int = 8, max_tokens: int | None = None
+) -> Workload:
     """``n`` short prompts, each asking the scripted upstream for ``overrides``.
 
     ``overrides`` is one dict for every request or one per request (cycled), e.g.
@@ -74,14 +117,21 @@ def scripted_workload(overrides: dict | Sequence[dict], n: int = 8,
     """
     per_request = [overrides] if isinstance(overrides, dict) else list(overrides)
     prompts = load_prompts("short_chat")
-    entries = [prompts[i % len(prompts)] | {"extra_body": {"scripted": per_request[i % len(
-        per_request)]}} for i in range(n)]
+    entries = [
+        prompts[i % len(prompts)] | {"extra_body": {"scripted": per_request[i % len(per_request)]}}
+        for i in range(n)
+    ]
     return Workload(entries, max_tokens=max_tokens, name="scripted")
 
 
-def measure(base_url: str, overrides: dict | Sequence[dict] | None = None, n: int = 8,
-            concurrency: int | None = 4, request_rate: float = math.inf,
-            max_tokens: int | None = None) -> list[dict]:
+def measure(
+    base_url: str,
+    overrides: dict | Sequence[dict] | None = None,
+    n: int = 8,
+    concurrency: int | None = 4,
+    request_rate: float = math.inf,
+    max_tokens: int | None = None,
+) -> list[dict]:
     """A servelab.bench run against the scripted upstream at ``base_url`` (no ``/v1``).
 
     Closed loop at ``concurrency`` by default; give ``request_rate`` (and ``concurrency=None``)
@@ -89,14 +139,20 @@ def measure(base_url: str, overrides: dict | Sequence[dict] | None = None, n: in
     """
     target = Target(base_url.rstrip("/") + "/v1", model=SCRIPTED_MODEL)
     load = Load(max_concurrency=concurrency, request_rate=request_rate, num_requests=n)
-    run = run_sync(target, scripted_workload(overrides or {}, n, max_tokens), load,
-                   progress=False)
+    run = run_sync(target, scripted_workload(overrides or {}, n, max_tokens), load, progress=False)
     return run.records
 
 
-def heavy_client(base_url: str, n: int = 8, concurrency: int = 4, work_ms: float = 2.0,
-                 json_rounds: int = 20, overrides: dict | None = None,
-                 model: str = SCRIPTED_MODEL, prefix: str = "heavy") -> list[dict]:
+def heavy_client(
+    base_url: str,
+    n: int = 8,
+    concurrency: int = 4,
+    work_ms: float = 2.0,
+    json_rounds: int = 20,
+    overrides: dict | None = None,
+    model: str = SCRIPTED_MODEL,
+    prefix: str = "heavy",
+) -> list[dict]:
     """Stream ``n`` chat completions with the ``openai`` SDK from ``concurrency`` threads, doing
     per-chunk work the way a naive client does, and record raw events like servelab.bench.
 
@@ -107,31 +163,50 @@ def heavy_client(base_url: str, n: int = 8, concurrency: int = 4, work_ms: float
     """
     from openai import OpenAI  # imported here: the rest of the module does not need it
 
-    client = OpenAI(base_url=base_url.rstrip("/") + "/v1", api_key="unused", max_retries=0,
-                    timeout=60)
+    client = OpenAI(
+        base_url=base_url.rstrip("/") + "/v1", api_key="unused", max_retries=0, timeout=60
+    )
     prompts = load_prompts("short_chat")
 
     def one(i: int) -> dict:
         request_id = f"{prefix}-{i:04d}"
-        record = {"request_id": request_id, "sent_at": 0.0, "chunks": [], "usage": None,
-                  "status": 0, "error": None, "upstream": None}
+        record = {
+            "request_id": request_id,
+            "sent_at": 0.0,
+            "chunks": [],
+            "usage": None,
+            "status": 0,
+            "error": None,
+            "upstream": None,
+        }
         extra = {"scripted": overrides} if overrides else None
         record["sent_at"] = time.perf_counter()
         try:
             stream = client.chat.completions.create(
-                model=model, stream=True, stream_options={"include_usage": True},
+                model=model,
+                stream=True,
+                stream_options={"include_usage": True},
                 messages=[{"role": "user", "content": prompts[i % len(prompts)]["prompt"]}],
-                extra_headers={"x-request-id": request_id}, extra_body=extra)
+                extra_headers={"x-request-id": request_id},
+                extra_body=extra,
+            )
             record["status"] = 200
             for chunk in stream:
                 t = time.perf_counter()
                 if chunk.usage is not None:
-                    record["usage"] = {"prompt_tokens": chunk.usage.prompt_tokens,
-                                       "completion_tokens": chunk.usage.completion_tokens}
+                    record["usage"] = {
+                        "prompt_tokens": chunk.usage.prompt_tokens,
+                        "completion_tokens": chunk.usage.completion_tokens,
+                    }
                 if chunk.choices:
-                    record["chunks"].append({"t": t, "text": chunk.choices[0].delta.content or "",
-                                             "n_tokens": None,
-                                             "finish_reason": chunk.choices[0].finish_reason})
+                    record["chunks"].append(
+                        {
+                            "t": t,
+                            "text": chunk.choices[0].delta.content or "",
+                            "n_tokens": None,
+                            "finish_reason": chunk.choices[0].finish_reason,
+                        }
+                    )
                 data = chunk.model_dump()
                 for _ in range(json_rounds):
                     data = json.loads(json.dumps(data))
@@ -159,11 +234,15 @@ def against_truth(client_records: Sequence[dict], server_records: Sequence[dict]
         if s is None or not metrics.ok(c):
             continue
         gaps_c, gaps_s = metrics.itls(c), truth.itls(s)
-        row = {"request_id": c["request_id"],
-               "ttft_client_ms": 1000 * metrics.ttft(c), "ttft_true_ms": 1000 * truth.ttft(s),
-               "e2e_client_ms": 1000 * metrics.e2e(c), "e2e_true_ms": 1000 * truth.e2e(s),
-               "itl_client_ms": 1000 * float(np.mean(gaps_c)) if gaps_c else math.nan,
-               "itl_true_ms": 1000 * float(np.mean(gaps_s)) if gaps_s else math.nan}
+        row = {
+            "request_id": c["request_id"],
+            "ttft_client_ms": 1000 * metrics.ttft(c),
+            "ttft_true_ms": 1000 * truth.ttft(s),
+            "e2e_client_ms": 1000 * metrics.e2e(c),
+            "e2e_true_ms": 1000 * truth.e2e(s),
+            "itl_client_ms": 1000 * float(np.mean(gaps_c)) if gaps_c else math.nan,
+            "itl_true_ms": 1000 * float(np.mean(gaps_s)) if gaps_s else math.nan,
+        }
         for m in ("ttft", "e2e", "itl"):
             row[f"{m}_error_ms"] = row[f"{m}_client_ms"] - row[f"{m}_true_ms"]
         rows.append(row)

@@ -36,9 +36,25 @@ CATALOG_PATHS = {
     "cloud-eu": ("cloud-platform", "azure-openai", "swedencentral", "gpt-4o", "serverless"),
     "cloud-eu-ptu": ("cloud-platform", "azure-openai", "swedencentral", "gpt-4o", "provisioned"),
 }
-PATH_COLUMNS = ["path", "pattern", "provider", "region", "jurisdiction", "model", "unit",
-                "input_usd", "output_usd", "hourly_usd", "tokens_per_s", "network_rtt_ms",
-                "queue_ms", "ttft_ms", "per_token_ms", "basis", "source"]
+PATH_COLUMNS = [
+    "path",
+    "pattern",
+    "provider",
+    "region",
+    "jurisdiction",
+    "model",
+    "unit",
+    "input_usd",
+    "output_usd",
+    "hourly_usd",
+    "tokens_per_s",
+    "network_rtt_ms",
+    "queue_ms",
+    "ttft_ms",
+    "per_token_ms",
+    "basis",
+    "source",
+]
 STAGES = ["network_rtt_ms", "queue_ms", "ttft_ms", "decode_ms"]  # latency budget, in order
 
 
@@ -78,26 +94,52 @@ def build_paths(catalog: Any | None = None) -> pd.DataFrame:
         lat = catalog.latency(provider, region, dtype)
         if price is None:
             raise KeyError(f"catalog has no price for {provider}/{model}/{dtype}")
-        rows.append({
-            "path": path, "pattern": pattern, "provider": provider, "region": region,
-            "jurisdiction": catalog.region(provider, region).jurisdiction, "model": model,
-            "unit": price.unit, "input_usd": price.input_usd, "output_usd": price.output_usd,
-            "hourly_usd": price.hourly_usd, "tokens_per_s": None,
-            "network_rtt_ms": lat.network_rtt_ms, "queue_ms": lat.queue_mean_ms,
-            "ttft_ms": lat.ttft_ms, "per_token_ms": lat.per_token_ms,
-            "basis": f"price {price.basis}; latency {lat.basis}",
-            "source": f"datasets/providers ({provider}/{region}/{model}/{dtype}); {price.source}",
-        })
+        rows.append(
+            {
+                "path": path,
+                "pattern": pattern,
+                "provider": provider,
+                "region": region,
+                "jurisdiction": catalog.region(provider, region).jurisdiction,
+                "model": model,
+                "unit": price.unit,
+                "input_usd": price.input_usd,
+                "output_usd": price.output_usd,
+                "hourly_usd": price.hourly_usd,
+                "tokens_per_s": None,
+                "network_rtt_ms": lat.network_rtt_ms,
+                "queue_ms": lat.queue_mean_ms,
+                "ttft_ms": lat.ttft_ms,
+                "per_token_ms": lat.per_token_ms,
+                "basis": f"price {price.basis}; latency {lat.basis}",
+                "source": (
+                    f"datasets/providers ({provider}/{region}/{model}/{dtype}); {price.source}"
+                ),
+            }
+        )
     own = pd.read_csv(LAB09 / "selfhosted.csv")
     for r in own.to_dict("records"):
-        rows.append({
-            "path": r["path"], "pattern": r["pattern"], "provider": "self", "region": "own",
-            "jurisdiction": "own", "model": r["model"], "unit": r["unit"], "input_usd": None,
-            "output_usd": None, "hourly_usd": r["hourly_usd"], "tokens_per_s": r["tokens_per_s"],
-            "network_rtt_ms": r["network_rtt_ms"], "queue_ms": r["queue_ms"],
-            "ttft_ms": r["ttft_ms"], "per_token_ms": r["per_token_ms"], "basis": r["basis"],
-            "source": r["source"],
-        })
+        rows.append(
+            {
+                "path": r["path"],
+                "pattern": r["pattern"],
+                "provider": "self",
+                "region": "own",
+                "jurisdiction": "own",
+                "model": r["model"],
+                "unit": r["unit"],
+                "input_usd": None,
+                "output_usd": None,
+                "hourly_usd": r["hourly_usd"],
+                "tokens_per_s": r["tokens_per_s"],
+                "network_rtt_ms": r["network_rtt_ms"],
+                "queue_ms": r["queue_ms"],
+                "ttft_ms": r["ttft_ms"],
+                "per_token_ms": r["per_token_ms"],
+                "basis": r["basis"],
+                "source": r["source"],
+            }
+        )
     return pd.DataFrame(rows, columns=PATH_COLUMNS)
 
 
@@ -136,17 +178,27 @@ def plot_rankings(rankings: dict[str, pd.Series], chosen: dict[str, str | None])
     return fig
 
 
-def plot_cost_curves(paths: pd.DataFrame, cost_fn: Callable[[dict, dict], float],
-                     input_tokens: int, output_tokens: int, ax: plt.Axes | None = None,
-                     volumes: list[int] | None = None) -> plt.Axes:
+def plot_cost_curves(
+    paths: pd.DataFrame,
+    cost_fn: Callable[[dict, dict], float],
+    input_tokens: int,
+    output_tokens: int,
+    ax: plt.Axes | None = None,
+    volumes: list[int] | None = None,
+) -> plt.Axes:
     """Cost of each path against monthly volume (log-log), using the learner's ``cost_fn``."""
     ax = ax or plt.subplots(figsize=(7, 4))[1]
-    volumes = volumes or [10 ** k for k in range(3, 9)]
+    volumes = volumes or [10**k for k in range(3, 9)]
     for path, row in paths.iterrows():
         if row["unit"] not in ("per_million_tokens", "per_gpu_hour"):
             continue
-        costs = [cost_fn({"requests": v, "input_tokens": input_tokens,
-                          "output_tokens": output_tokens}, row.to_dict()) for v in volumes]
+        costs = [
+            cost_fn(
+                {"requests": v, "input_tokens": input_tokens, "output_tokens": output_tokens},
+                row.to_dict(),
+            )
+            for v in volumes
+        ]
         ax.loglog(volumes, costs, marker="o", label=path)
     ax.set_xlabel("requests (documents) per month")
     ax.set_ylabel("USD")
@@ -158,12 +210,17 @@ def plot_cost_curves(paths: pd.DataFrame, cost_fn: Callable[[dict, dict], float]
 
 def budget_stages(row: dict, n_tokens: int) -> dict[str, float]:
     """The four stages of a path's latency budget for an answer of ``n_tokens`` (for plots)."""
-    return {"network_rtt_ms": row["network_rtt_ms"], "queue_ms": row["queue_ms"],
-            "ttft_ms": row["ttft_ms"], "decode_ms": row["per_token_ms"] * (n_tokens - 1)}
+    return {
+        "network_rtt_ms": row["network_rtt_ms"],
+        "queue_ms": row["queue_ms"],
+        "ttft_ms": row["ttft_ms"],
+        "decode_ms": row["per_token_ms"] * (n_tokens - 1),
+    }
 
 
-def plot_latency_budget(paths: pd.DataFrame, n_tokens: int, slo_ms: float | None = None,
-                        ax: plt.Axes | None = None) -> plt.Axes:
+def plot_latency_budget(
+    paths: pd.DataFrame, n_tokens: int, slo_ms: float | None = None, ax: plt.Axes | None = None
+) -> plt.Axes:
     """Stacked bars: where each interactive path spends an answer of ``n_tokens``."""
     ax = ax or plt.subplots(figsize=(7, 3.6))[1]
     live = paths.dropna(subset=["ttft_ms"])
@@ -181,8 +238,11 @@ def plot_latency_budget(paths: pd.DataFrame, n_tokens: int, slo_ms: float | None
     return ax
 
 
-def weight_explorer(scores: pd.DataFrame, score_fn: Callable[[pd.DataFrame, dict], pd.Series],
-                    start: dict[str, float]) -> Any:
+def weight_explorer(
+    scores: pd.DataFrame,
+    score_fn: Callable[[pd.DataFrame, dict], pd.Series],
+    start: dict[str, float],
+) -> Any:
     """Sliders for the weights of one case; redraws the ranking with the learner's ``score_fn``.
     Returns the widget (None when ipywidgets is not installed: nothing graded needs it)."""
     try:
@@ -203,8 +263,10 @@ def weight_explorer(scores: pd.DataFrame, score_fn: Callable[[pd.DataFrame, dict
         ax.set_title(f"top: {series.index[0]}")
         plt.show()
 
-    sliders = {c: widgets.FloatSlider(value=float(start.get(c, 0)), min=0, max=5, step=0.5,
-                                      description=c) for c in CRITERIA}
+    sliders = {
+        c: widgets.FloatSlider(value=float(start.get(c, 0)), min=0, max=5, step=0.5, description=c)
+        for c in CRITERIA
+    }
     return widgets.interactive(draw, **sliders)
 
 
@@ -232,8 +294,9 @@ def _client_for(how: str) -> tuple[Any, str, str]:
         client = providers.client(how, region, max_retries=0, timeout=LIVE_TIMEOUT_S)
         return client, mode.endpoint, "REAL provider" if mode.real else "stand-in"
     settings = get_settings()
-    client = openai.OpenAI(base_url=settings.vllm_url + "/v1", api_key="local",
-                           max_retries=0, timeout=LIVE_TIMEOUT_S)
+    client = openai.OpenAI(
+        base_url=settings.vllm_url + "/v1", api_key="local", max_retries=0, timeout=LIVE_TIMEOUT_S
+    )
     return client, settings.vllm_url, "local engine"
 
 
@@ -241,15 +304,28 @@ def _probe(role: str, pattern: str, how: str, model: str | None, prompt: str) ->
     """One streamed request down one path; the row says what happened (never raises)."""
     import openai
 
-    from servelab_base.config import get_settings
     from servelab.labs.lab00_inference_path import record_stream
+    from servelab_base.config import get_settings
 
-    row = {"role": role, "pattern": pattern, "mode": "", "endpoint": "", "ttft_ms": math.nan,
-           "e2e_ms": math.nan, "tokens": None, "answer": "", "status": ""}
+    row = {
+        "role": role,
+        "pattern": pattern,
+        "mode": "",
+        "endpoint": "",
+        "ttft_ms": math.nan,
+        "e2e_ms": math.nan,
+        "tokens": None,
+        "answer": "",
+        "status": "",
+    }
     try:
         client, row["endpoint"], row["mode"] = _client_for(how)
-        trace = record_stream(client, model or get_settings().model,
-                              [{"role": "user", "content": prompt}], max_tokens=LIVE_MAX_TOKENS)
+        trace = record_stream(
+            client,
+            model or get_settings().model,
+            [{"role": "user", "content": prompt}],
+            max_tokens=LIVE_MAX_TOKENS,
+        )
         texts = [c for c in trace["chunks"] if c["text"]]
         if trace["chunks"]:
             row["ttft_ms"] = (trace["chunks"][0]["t"] - trace["sent_at"]) * 1000
@@ -276,7 +352,9 @@ def probe_paths(prompt: str = "In one sentence: what is data residency?") -> pd.
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=len(MIXED_PATHS)) as pool:
-        futures = [pool.submit(_probe, role, pattern, how, model, prompt)
-                   for role, (pattern, how, model) in MIXED_PATHS.items()]
+        futures = [
+            pool.submit(_probe, role, pattern, how, model, prompt)
+            for role, (pattern, how, model) in MIXED_PATHS.items()
+        ]
         rows = [f.result() for f in futures]
     return pd.DataFrame(rows).set_index("role")

@@ -127,6 +127,13 @@ def test_feedback_never_shows_hidden_tests(graded_course, stack):
                 lines = {x.strip() for x in inside.splitlines() if len(x.strip()) > 25}
                 (hidden if i else shown).update(lines)
                 shown.update(x.strip() for x in after.splitlines())
+        checks_file = ROOT / "solutions" / lab / "instructor_checks.py"
+        if checks_file.exists():  # hidden checks: every line of the hidden blocks
+            source = checks_file.read_text()
+            for i, part in enumerate(source.split("# BEGIN HIDDEN CHECKS")):
+                inside, _, _after = part.partition("# END HIDDEN CHECKS")
+                if i:
+                    hidden.update(x.strip() for x in inside.splitlines() if len(x.strip()) > 25)
         hidden -= shown  # a line also written in the visible part may rightly appear
         pages = list((graded_course / "grading" / "feedback").glob(f"*/{lab}/*.html"))
         assert pages, f"no feedback for {lab}"

@@ -1,4 +1,4 @@
-"""servelab.labs.lab01_managed_api against a real managed stand-in in a thread (scripted tokens, real HTTP)."""
+"""lab01_managed_api against a real managed stand-in in a thread (scripted tokens, real HTTP)."""
 
 from __future__ import annotations
 
@@ -37,8 +37,9 @@ def test_record_chunks_keeps_every_chunk_including_usage(standin):
 
     url, _ = standin
     client = openai.OpenAI(base_url=url + "/v1", api_key=MANAGED_KEY, max_retries=0)
-    trace = managed_api.record_chunks(client, model="gpt-4o-mini", max_tokens=12,
-                                      messages=[{"role": "user", "content": "hello"}])
+    trace = managed_api.record_chunks(
+        client, model="gpt-4o-mini", max_tokens=12, messages=[{"role": "user", "content": "hello"}]
+    )
     last = trace["chunks"][-1]["data"]
     assert last["choices"] == [] and last["usage"]["completion_tokens"] >= 1
     assert all(c["t"] >= trace["sent_at"] for c in trace["chunks"])

@@ -1,4 +1,4 @@
-"""servelab.labs.lab03_batch and lab 03's recorded data: the corpus, the guard, the engine, the recordings."""
+"""lab03_batch and lab 03's recorded data: the corpus, the guard, the engine, the recordings."""
 
 from __future__ import annotations
 
@@ -70,8 +70,10 @@ def test_gpu_prices_cite_their_source():
 
 def test_the_guard_explains_a_memory_capped_process():
     # the grading sandbox caps address space at 4 GiB: the guard must refuse, not crash
-    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30)); "
-            "from servelab.labs.lab03_batch import engine_unavailable; print(engine_unavailable())")
+    code = (
+        "import resource; resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30)); "
+        "from servelab.labs.lab03_batch import engine_unavailable; print(engine_unavailable())"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "RLIMIT_AS" in out.stdout or "not installed" in out.stdout or "missing" in out.stdout

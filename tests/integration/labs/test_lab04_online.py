@@ -1,4 +1,4 @@
-"""servelab.labs.lab04_online and lab 04's data: sweeps, staggered arrivals, vLLM /metrics, GPU profiles."""
+"""lab04_online and lab 04's data: sweeps, staggered arrivals, vLLM /metrics, GPU profiles."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from servelab.labs import lab04_online as online
 from servelab.bench import Target
 from servelab.bench.metrics import ok
+from servelab.labs import lab04_online as online
 
 METRICS_TEXT = """# HELP vllm:num_requests_running Number of requests in model execution batches.
 # TYPE vllm:num_requests_running gauge
@@ -63,8 +63,11 @@ def test_samples_flatten_gauges_and_histograms():
     assert sorted(running.value) == [2.0, 3.0]
     assert {"engine": "1", "model_name": "m"} in list(running.labels)
     names = set(frame.name)
-    assert {"vllm:request_queue_time_seconds_sum", "vllm:request_queue_time_seconds_count",
-            "vllm:request_queue_time_seconds_bucket"} <= names
+    assert {
+        "vllm:request_queue_time_seconds_sum",
+        "vllm:request_queue_time_seconds_count",
+        "vllm:request_queue_time_seconds_bucket",
+    } <= names
 
 
 def test_watch_gauges_scrapes_until_the_work_ends(metrics_server):
@@ -88,8 +91,11 @@ def test_gpu_profiles_carry_their_floors():
     assert "cpu" not in table.index and len(table) >= 4
     h100 = table.loc["h100-llama3-8b"]
     assert math.isclose(h100.itl_floor_ms, 4.79, abs_tol=0.01)
-    assert math.isclose(h100.weight_gb / (h100.bandwidth_tb_s * 1000) * 1000 * h100.gpus,
-                        h100.itl_floor_ms, rel_tol=0.01)
+    assert math.isclose(
+        h100.weight_gb / (h100.bandwidth_tb_s * 1000) * 1000 * h100.gpus,
+        h100.itl_floor_ms,
+        rel_tol=0.01,
+    )
 
 
 def test_decode_points_label_measured_and_published():
@@ -131,8 +137,9 @@ def test_staggered_against_the_scripted_upstream():
     from reference_stack.scripted import ScriptedUpstream
 
     with ScriptedUpstream(ttft_ms=20, itl_ms=5, chunks=6) as up:
-        recs = online.staggered(Target(up.base_url + "/v1", model="scripted"),
-                                offsets_ms=(0, 50, 100), max_tokens=4)
+        recs = online.staggered(
+            Target(up.base_url + "/v1", model="scripted"), offsets_ms=(0, 50, 100), max_tokens=4
+        )
         truth = up.records()
     assert len(recs) == 3 and all(ok(r) for r in recs)
     assert [r["offset_ms"] for r in recs] == [0, 50, 100]

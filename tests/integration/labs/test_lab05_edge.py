@@ -1,4 +1,4 @@
-"""servelab.labs.lab05_edge and lab 05's data: a private llama-server, its introspection, the recording."""
+"""lab05_edge and lab 05's data: a private llama-server, its introspection, the recording."""
 
 from __future__ import annotations
 
@@ -25,11 +25,14 @@ def test_recording_says_where_it_comes_from():
 
 def test_recorded_kv_growth_matches_the_model_shape():
     # idle RSS grows with --ctx-size by the fp16 KV cache: 22.5 KiB per token for SmolLM2-135M
-    servers = sorted((s for s in edge.load_recording()["servers"] if s["threads"] == 1),
-                     key=lambda s: s["ctx_size"])
+    servers = sorted(
+        (s for s in edge.load_recording()["servers"] if s["threads"] == 1),
+        key=lambda s: s["ctx_size"],
+    )
     assert [s["ctx_size"] for s in servers] == [1024, 2048, 4096, 8192]
-    slope = ((servers[-1]["rss_idle_bytes"] - servers[0]["rss_idle_bytes"])
-             / (servers[-1]["ctx_size"] - servers[0]["ctx_size"]))
+    slope = (servers[-1]["rss_idle_bytes"] - servers[0]["rss_idle_bytes"]) / (
+        servers[-1]["ctx_size"] - servers[0]["ctx_size"]
+    )
     assert math.isclose(slope, sizing.MODELS["SmolLM2 135M"].kv_bytes_per_token(), rel_tol=0.05)
     assert all(s["rss_idle_bytes"] > GGUF_BYTES for s in servers)  # the weights are resident
 

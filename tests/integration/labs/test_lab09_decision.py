@@ -1,4 +1,4 @@
-"""servelab.labs.lab09_decision and datasets/lab09: the data lab 09 decides on, its plots and live probe."""
+"""lab09_decision and datasets/lab09: the data lab 09 decides on, its plots and live probe."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ def test_recorded_paths_match_the_catalog_and_selfhosted_table():
     # paths.csv is what grading reads; it must be a fresh build_paths() (regenerate: see README).
     recorded = pd.read_csv(decision.LAB09 / "paths.csv")
     fresh = decision.build_paths()
-    pd.testing.assert_frame_equal(recorded, fresh.astype(recorded.dtypes.to_dict()),
-                                  check_exact=False)
+    pd.testing.assert_frame_equal(
+        recorded, fresh.astype(recorded.dtypes.to_dict()), check_exact=False
+    )
 
 
 def test_scores_cover_every_pattern_and_criterion_on_the_scale():
@@ -50,7 +51,8 @@ def test_every_path_says_where_its_numbers_come_from():
 
 def test_unknown_criterion_in_a_case_is_refused(tmp_path, monkeypatch):
     (tmp_path / "cases.yaml").write_text(
-        "cases:\n  x:\n    weights: {latncy: 1}\n    workload: {}\n")
+        "cases:\n  x:\n    weights: {latncy: 1}\n    workload: {}\n"
+    )
     monkeypatch.setattr(decision, "LAB09", tmp_path)
     with pytest.raises(ValueError, match="latncy"):
         decision.load_cases()
@@ -89,8 +91,12 @@ def test_probe_paths_degrades_when_every_service_is_down(monkeypatch):
     port = _free_port()
     for var in ("SERVELAB_VLLM_PORT", "SERVELAB_MANAGED_PORT", "SERVELAB_CLOUD_PORT"):
         monkeypatch.setenv(var, str(port))
-    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_API_KEY",
-                "AZURE_OPENAI_ENDPOINT"):
+    for var in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "AZURE_OPENAI_API_KEY",
+        "AZURE_OPENAI_ENDPOINT",
+    ):
         monkeypatch.delenv(var, raising=False)
     get_settings.cache_clear()
     try:

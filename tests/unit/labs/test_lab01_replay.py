@@ -1,4 +1,4 @@
-"""servelab.labs.lab01_retry_replay: recorded answers replayed on a fake clock, as lab 01 grades them."""
+"""lab01_retry_replay: recorded answers replayed on a fake clock, as lab 01 grades them."""
 
 from __future__ import annotations
 
@@ -17,10 +17,16 @@ from servelab.labs.lab01_retry_replay import (
     status_error,
 )
 
-OK_BODY = {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "m",
-           "choices": [{"index": 0, "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": "hi"}}],
-           "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+OK_BODY = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "m",
+    "choices": [
+        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}
+    ],
+    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+}
 
 
 def ra(seconds: int) -> Answer:
@@ -35,7 +41,7 @@ def honouring(send, sleep, max_attempts=5):
             if not (e.status_code == 429 or e.status_code >= 500) or attempt == max_attempts - 1:
                 raise
             h = e.response.headers.get("retry-after")
-            sleep(float(h) if h is not None else min(8.0, 0.5 * 2 ** attempt))
+            sleep(float(h) if h is not None else min(8.0, 0.5 * 2**attempt))
 
 
 def test_every_shipped_recording_loads_and_says_where_it_came_from():
@@ -48,9 +54,14 @@ def test_every_shipped_recording_loads_and_says_where_it_came_from():
 
 
 def test_a_policy_that_honours_retry_after_meets_every_recording_as_expected():
-    expected = {"storm": ("ok", [2.0, 2.0, 2.0]), "outage": ("ok", [0.5, 1.0]),
-                "mixed": ("ok", [0.5, 3.0]), "long_storm": ("RateLimitError", [1.0] * 4),
-                "bad_key": ("AuthenticationError", []), "tpm": ("ok", [3.0])}
+    expected = {
+        "storm": ("ok", [2.0, 2.0, 2.0]),
+        "outage": ("ok", [0.5, 1.0]),
+        "mixed": ("ok", [0.5, 3.0]),
+        "long_storm": ("RateLimitError", [1.0] * 4),
+        "bad_key": ("AuthenticationError", []),
+        "tpm": ("ok", [3.0]),
+    }
     for name, (outcome, sleeps) in expected.items():
         r = replay(honouring, name)
         assert (r.outcome, r.sleeps, r.premature) == (outcome, sleeps, 0), name
@@ -110,7 +121,8 @@ def test_the_fake_clock_refuses_nonsense_waits():
 
 def test_a_successful_replay_returns_a_real_chat_completion(tmp_path):
     path = tmp_path / "retry_x.json"
-    path.write_text(json.dumps({"meta": {}, "answers": [
-        {"status": 200, "headers": {}, "body": OK_BODY}]}))
+    path.write_text(
+        json.dumps({"meta": {}, "answers": [{"status": 200, "headers": {}, "body": OK_BODY}]})
+    )
     r = replay(honouring, load_recording("x", folder=tmp_path))
     assert r.outcome == "ok" and r.returned.choices[0].message.content == "hi"

@@ -9,8 +9,8 @@ import openai
 import pytest
 
 from reference_stack.providers.testing import CLOUD_KEY, cloud_standin
-from servelab.labs import lab02_cloud_platform as cloud_platform
 from servelab.labs import costs
+from servelab.labs import lab02_cloud_platform as cloud_platform
 from servelab_base.catalog import load
 
 
@@ -41,8 +41,9 @@ def test_ptu_tables_carry_microsofts_numbers_and_reproduce_its_example():
 def test_recorded_latency_shows_provisioned_with_a_narrower_tail():
     s = cloud_platform.load_latency_samples()
     assert len(s) == 210 and (s.ttft_ms > 0).all() and (s.e2e_ms >= s.ttft_ms).all()
-    spread = s.groupby("deployment_type").ttft_ms.quantile(0.95) - \
-        s.groupby("deployment_type").ttft_ms.quantile(0.5)
+    spread = s.groupby("deployment_type").ttft_ms.quantile(0.95) - s.groupby(
+        "deployment_type"
+    ).ttft_ms.quantile(0.5)
     assert spread["provisioned"] < spread["serverless"]
     ax = cloud_platform.plot_latency(s)
     assert len(ax.get_xticklabels()) == 7
@@ -50,14 +51,15 @@ def test_recorded_latency_shows_provisioned_with_a_narrower_tail():
 
 def test_timed_call_reports_latency_and_platform_errors():
     with cloud_standin("francecentral", seed=5) as (url, _):
-        client = openai.AzureOpenAI(azure_endpoint=url, api_key=CLOUD_KEY,
-                                    api_version="2024-10-21", max_retries=0)
-        ok = cloud_platform.timed_call(client, "gpt-4.1-mini",
-                                       [{"role": "user", "content": "hi"}], max_tokens=8)
+        client = openai.AzureOpenAI(
+            azure_endpoint=url, api_key=CLOUD_KEY, api_version="2024-10-21", max_retries=0
+        )
+        ok = cloud_platform.timed_call(
+            client, "gpt-4.1-mini", [{"role": "user", "content": "hi"}], max_tokens=8
+        )
         assert ok["status"] == 200 and ok["text"] and ok["ttft_ms"] <= ok["e2e_ms"]
         assert ok["region_header"] == "France Central"
-        missing = cloud_platform.timed_call(client, "gpt-5.1",
-                                            [{"role": "user", "content": "hi"}])
+        missing = cloud_platform.timed_call(client, "gpt-5.1", [{"role": "user", "content": "hi"}])
         assert missing["status"] == 404 and "DeploymentNotFound" in missing["error"]
 
 

@@ -1,4 +1,4 @@
-"""servelab.labs.lab06_measuring and lab 06's data: scripted runs, the heavy client, vllm bench recordings."""
+"""lab06_measuring and lab 06's data: scripted runs, the heavy client, vllm bench recordings."""
 
 from __future__ import annotations
 
@@ -8,17 +8,25 @@ import numpy as np
 import pytest
 
 from reference_stack.scripted import ScriptedUpstream, truth
-from servelab.labs import lab06_measuring as measuring
 from servelab.bench import metrics
 from servelab.bench.events import load_records
+from servelab.labs import lab06_measuring as measuring
 
 L6 = measuring.LAB06
 
 
 def test_glossary_names_every_metric_of_metrics_md():
     table = measuring.glossary()
-    assert list(table.index) == ["TTFT", "TTFCT", "ITL (per chunk)", "TPOT", "TPOT incl. first",
-                                 "E2E", "output throughput", "goodput"]
+    assert list(table.index) == [
+        "TTFT",
+        "TTFCT",
+        "ITL (per chunk)",
+        "TPOT",
+        "TPOT incl. first",
+        "E2E",
+        "output throughput",
+        "goodput",
+    ]
     assert table.loc["TPOT", "NVIDIA AIPerf"] == "called ITL"
     assert table.loc["TPOT incl. first", "GuideLLM"] == "called TPOT"
 
@@ -37,8 +45,9 @@ def upstream():
 
 
 def test_measure_follows_the_script(upstream):
-    recs = measuring.measure(upstream.base_url, {"tokens_per_chunk": 3, "role_chunk_ms": 2},
-                             n=4, concurrency=2)
+    recs = measuring.measure(
+        upstream.base_url, {"tokens_per_chunk": 3, "role_chunk_ms": 2}, n=4, concurrency=2
+    )
     assert len(recs) == 4 and all(metrics.ok(r) for r in recs)
     for r in recs:
         assert metrics.output_tokens(r) == (18, "usage")
@@ -54,8 +63,9 @@ def test_open_loop_measure_sends_on_a_schedule(upstream):
 
 def test_heavy_client_records_joinable_raw_events(upstream):
     upstream.clear()
-    recs = measuring.heavy_client(upstream.base_url, n=4, concurrency=2, work_ms=1, json_rounds=2,
-                                  prefix="t")
+    recs = measuring.heavy_client(
+        upstream.base_url, n=4, concurrency=2, work_ms=1, json_rounds=2, prefix="t"
+    )
     server = {s["client_request_id"]: s for s in upstream.records()}
     assert sorted(r["request_id"] for r in recs) == ["t-0000", "t-0001", "t-0002", "t-0003"]
     for r in recs:
@@ -67,8 +77,15 @@ def test_heavy_client_records_joinable_raw_events(upstream):
 
 
 def test_heavy_client_turns_failures_into_error_records(upstream):
-    recs = measuring.heavy_client(upstream.base_url, n=2, concurrency=1, work_ms=0, json_rounds=0,
-                                  overrides={"status": 503}, prefix="f")
+    recs = measuring.heavy_client(
+        upstream.base_url,
+        n=2,
+        concurrency=1,
+        work_ms=0,
+        json_rounds=0,
+        overrides={"status": 503},
+        prefix="f",
+    )
     assert all(r["error"] and not metrics.ok(r) for r in recs)
 
 
@@ -77,8 +94,9 @@ def test_recorded_vllm_bench_reproduces_its_own_percentiles():
     assert "vllm bench serve" in result["meta"]["vllm_command"]
     assert "--save-detailed" in result["meta"]["vllm_command"]
     assert result["meta"]["kind"] == "measured" and result["meta"]["hardware"]["cores"] >= 1
-    rows = zip(result["latencies"], result["ttfts"], result["output_lens"], result["errors"],
-               strict=True)
+    rows = zip(
+        result["latencies"], result["ttfts"], result["output_lens"], result["errors"], strict=True
+    )
     tpots = [(lat - t) / (n - 1) for lat, t, n, e in rows if not e and n > 1]
     assert np.isclose(np.percentile(tpots, 99) * 1000, result["p99_tpot_ms"])
     ours = load_records(L6 / "servelab_bench_scripted.jsonl")

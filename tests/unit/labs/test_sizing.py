@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from servelab.labs import sizing
 from servelab.bench.floors import itl_floor
+from servelab.labs import sizing
 
 LLAMA3_8B = sizing.MODELS["Llama 3 8B"]
 H100 = sizing.GPUS["H100 SXM 80GB"]
@@ -17,7 +17,8 @@ def test_llama3_8b_kv_cache_is_128_kib_per_token():  # docs/metrics.md
     assert LLAMA3_8B.kv_bytes_per_token() == 128 * sizing.KIB
 
 
-def test_smollm2_kv_cache_matches_the_cpu_profile_comment():  # 22.5 KiB, reference_stack/profiles/cpu.yaml
+# 22.5 KiB: the comment in reference_stack/profiles/cpu.yaml
+def test_smollm2_kv_cache_matches_the_cpu_profile_comment():
     assert sizing.MODELS["SmolLM2 135M"].kv_bytes_per_token() == 22.5 * sizing.KIB
 
 
@@ -54,16 +55,20 @@ def test_batching_raises_modelled_throughput_but_less_than_linearly():
     step_bytes = 16.06e9 + 1000 * 131072
     assert math.isclose(one, 1 / itl_floor(step_bytes, H100.bandwidth_bytes_s))
     assert one * 10 < many < one * 64
-    assert math.isclose(sizing.decode_tokens_per_s(LLAMA3_8B, H100, 64, 1000, efficiency=0.37),
-                        0.37 * many)
+    assert math.isclose(
+        sizing.decode_tokens_per_s(LLAMA3_8B, H100, 64, 1000, efficiency=0.37), 0.37 * many
+    )
 
 
-@pytest.mark.parametrize("call", [
-    lambda: sizing.weight_bytes(0),
-    lambda: sizing.weight_bytes(1e9, -4),
-    lambda: sizing.kv_cache_bytes(LLAMA3_8B, -1),
-    lambda: sizing.decode_tokens_per_s(LLAMA3_8B, H100, 0, 100),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: sizing.weight_bytes(0),
+        lambda: sizing.weight_bytes(1e9, -4),
+        lambda: sizing.kv_cache_bytes(LLAMA3_8B, -1),
+        lambda: sizing.decode_tokens_per_s(LLAMA3_8B, H100, 0, 100),
+    ],
+)
 def test_bad_input_is_refused(call):
     with pytest.raises(ValueError):
         call()
