@@ -61,8 +61,13 @@ def usage_cost_usd(usage: Mapping[str, Any] | Any, price: Price) -> float:
     return token_cost_usd(_field(usage, "prompt_tokens"), _field(usage, "completion_tokens"), price)
 
 
-def monthly_token_cost_usd(calls_per_day: float, prompt_tokens: float, completion_tokens: float,
-                           price: Price, days: int = DAYS_PER_MONTH) -> float:
+def monthly_token_cost_usd(
+    calls_per_day: float,
+    prompt_tokens: float,
+    completion_tokens: float,
+    price: Price,
+    days: int = DAYS_PER_MONTH,
+) -> float:
     """Dollars per month for ``calls_per_day`` calls of the given mean size, paid per token."""
     if calls_per_day < 0:
         raise ValueError("calls_per_day cannot be negative")
@@ -71,8 +76,13 @@ def monthly_token_cost_usd(calls_per_day: float, prompt_tokens: float, completio
     return per_call / TOKENS_PER_PRICE_UNIT * calls_per_day * days
 
 
-def normalized_tpm(rpm: float, prompt_tokens: float, completion_tokens: float,
-                   output_to_input_ratio: float, cache_rate: float = 0.0) -> float:
+def normalized_tpm(
+    rpm: float,
+    prompt_tokens: float,
+    completion_tokens: float,
+    output_to_input_ratio: float,
+    cache_rate: float = 0.0,
+) -> float:
     """Microsoft's PTU sizing formula: input TPM x (1 - cache rate) + ratio x output TPM.
 
     Output tokens cost the model more work than input tokens, so each one counts as
@@ -97,8 +107,13 @@ def ptu_monthly_usd(ptus: int, hourly_usd_per_ptu: float, hours: float = HOURS_P
     return ptus * hourly_usd_per_ptu * hours
 
 
-def break_even(cost_a: Callable[[float], float], cost_b: Callable[[float], float],
-               low: float, high: float, tolerance: float = 1e-6) -> float | None:
+def break_even(
+    cost_a: Callable[[float], float],
+    cost_b: Callable[[float], float],
+    low: float,
+    high: float,
+    tolerance: float = 1e-6,
+) -> float | None:
     """The smallest x in [low, high] where ``cost_b(x) <= cost_a(x)``, by bisection.
 
     Assumes one crossing (``a`` grows with x faster than ``b``, as pay-per-token against a

@@ -168,17 +168,24 @@ def parse_server_timing(header: str) -> dict[str, float]:
     return stages
 
 
-def measure_gateway_stages(client: Any, model: str, messages: list[dict[str, str]],
-                           max_tokens: int = 16) -> pd.DataFrame:
+def measure_gateway_stages(
+    client: Any, model: str, messages: list[dict[str, str]], max_tokens: int = 16
+) -> pd.DataFrame:
     """One non-streamed call through the gateway: its own stage timings (``Server-Timing``)
     next to what the client measured, the remainder being client, network and relay."""
     started = time.perf_counter()
     raw = client.chat.completions.with_raw_response.create(
-        model=model, messages=messages, max_tokens=max_tokens)
+        model=model, messages=messages, max_tokens=max_tokens
+    )
     total_ms = 1000 * (time.perf_counter() - started)
     raw.parse()
     stages = parse_server_timing(raw.headers.get("server-timing", ""))
     rows = [{"stage": name, "ms": ms, "measured_by": "gateway"} for name, ms in stages.items()]
-    rows.append({"stage": "client + network + relay", "ms": total_ms - sum(stages.values()),
-                 "measured_by": "client (remainder)"})
+    rows.append(
+        {
+            "stage": "client + network + relay",
+            "ms": total_ms - sum(stages.values()),
+            "measured_by": "client (remainder)",
+        }
+    )
     return pd.DataFrame(rows)

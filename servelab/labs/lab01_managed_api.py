@@ -49,8 +49,9 @@ def load_usage_log(folder: Path = LAB01) -> pd.DataFrame:
     return pd.read_csv(folder / "usage_log.csv", comment="#")
 
 
-def record_chunks(client: openai.OpenAI, budget_s: float | None = LIVE_BUDGET_S,
-                  **create: Any) -> dict[str, Any]:
+def record_chunks(
+    client: openai.OpenAI, budget_s: float | None = LIVE_BUDGET_S, **create: Any
+) -> dict[str, Any]:
     """Stream one chat completion (usage included) and keep every chunk with its arrival time.
 
     Reading stops after ``budget_s`` seconds (``meta.truncated`` is then True and the usage
@@ -61,14 +62,18 @@ def record_chunks(client: openai.OpenAI, budget_s: float | None = LIVE_BUDGET_S,
     stream = client.chat.completions.create(**create)
     chunks, truncated = [], False
     for c in stream:
-        chunks.append({"t": time.perf_counter(),
-                       "data": c.model_dump(mode="json", exclude_unset=True)})
+        chunks.append(
+            {"t": time.perf_counter(), "data": c.model_dump(mode="json", exclude_unset=True)}
+        )
         if budget_s is not None and time.perf_counter() - sent_at > budget_s:
             stream.close()
             truncated = True
             break
-    return {"sent_at": sent_at, "chunks": chunks,
-            "meta": {"source": "live", "model": create.get("model"), "truncated": truncated}}
+    return {
+        "sent_at": sent_at,
+        "chunks": chunks,
+        "meta": {"source": "live", "model": create.get("model"), "truncated": truncated},
+    }
 
 
 def _content(data: dict) -> str:
@@ -83,11 +88,17 @@ def chunk_table(trace: dict[str, Any]) -> pd.DataFrame:
         d = c["data"]
         choices = d.get("choices") or []
         delta = (choices[0].get("delta") or {}) if choices else {}
-        rows.append({"chunk": i, "t_ms": round(1000 * (c["t"] - trace["sent_at"]), 1),
-                     "choices": len(choices), "role": delta.get("role"),
-                     "content": delta.get("content"),
-                     "finish_reason": choices[0].get("finish_reason") if choices else None,
-                     "usage": d.get("usage")})
+        rows.append(
+            {
+                "chunk": i,
+                "t_ms": round(1000 * (c["t"] - trace["sent_at"]), 1),
+                "choices": len(choices),
+                "role": delta.get("role"),
+                "content": delta.get("content"),
+                "finish_reason": choices[0].get("finish_reason") if choices else None,
+                "usage": d.get("usage"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -98,11 +109,18 @@ def plot_stream(trace: dict[str, Any], title: str = "", ax: plt.Axes | None = No
     text = table[table.content.fillna("") != ""]
     other = table[table.content.fillna("") == ""]
     ax.vlines(text.t_ms, 0, 1, color="tab:blue", label="chunk with text")
-    ax.vlines(other.t_ms, 0, 0.6, color="tab:red", linestyles="dotted",
-              label="no text (role / finish / usage)")
+    ax.vlines(
+        other.t_ms,
+        0,
+        0.6,
+        color="tab:red",
+        linestyles="dotted",
+        label="no text (role / finish / usage)",
+    )
     if len(text):
-        ax.axvspan(0, text.t_ms.iloc[0], color="tab:orange", alpha=0.2,
-                   label="waiting for the first text")
+        ax.axvspan(
+            0, text.t_ms.iloc[0], color="tab:orange", alpha=0.2, label="waiting for the first text"
+        )
     ax.set_yticks([])
     ax.set_xlabel("ms after the request was sent")
     ax.set_title(title or trace.get("meta", {}).get("scenario", ""))
@@ -120,8 +138,10 @@ def live_mode() -> tuple[bool, str]:
     try:
         httpx.get(f"{settings.url(settings.managed_port)}/health", timeout=ADMIN_TIMEOUT_S)
     except httpx.HTTPError:
-        return False, (f"the managed-API stand-in is not answering on port {settings.managed_port}:"
-                       " start the stack with `servelab up` (or `make up`) to run this live")
+        return False, (
+            f"the managed-API stand-in is not answering on port {settings.managed_port}:"
+            " start the stack with `servelab up` (or `make up`) to run this live"
+        )
     return True, f"managed-API stand-in at {mode.endpoint} (set OPENAI_API_KEY to use OpenAI)"
 
 
@@ -151,8 +171,9 @@ def set_limits(rpm: int | None = None, tpm: int | None = None) -> dict:
         return r.json()
 
 
-def burst(client: openai.OpenAI, n: int, model: str, max_tokens: int = 16,
-          concurrency: int = 4) -> pd.DataFrame:
+def burst(
+    client: openai.OpenAI, n: int, model: str, max_tokens: int = 16, concurrency: int = 4
+) -> pd.DataFrame:
     """Send ``n`` small calls at once (no retries); one row per call: status and limit headers."""
     t0 = time.perf_counter()
 
@@ -160,15 +181,21 @@ def burst(client: openai.OpenAI, n: int, model: str, max_tokens: int = 16,
         start = time.perf_counter() - t0
         try:
             raw = client.with_options(max_retries=0).chat.completions.with_raw_response.create(
-                model=model, max_tokens=max_tokens,
-                messages=[{"role": "user", "content": f"Say hello number {i}."}])
+                model=model,
+                max_tokens=max_tokens,
+                messages=[{"role": "user", "content": f"Say hello number {i}."}],
+            )
             status, headers = raw.status_code, raw.headers
         except openai.APIStatusError as e:
             status, headers = e.status_code, e.response.headers
-        return {"call": i, "sent_s": round(start, 3), "status": status,
-                "retry_after": headers.get("retry-after"),
-                "remaining_requests": headers.get("x-ratelimit-remaining-requests"),
-                "remaining_tokens": headers.get("x-ratelimit-remaining-tokens")}
+        return {
+            "call": i,
+            "sent_s": round(start, 3),
+            "status": status,
+            "retry_after": headers.get("retry-after"),
+            "remaining_requests": headers.get("x-ratelimit-remaining-requests"),
+            "remaining_tokens": headers.get("x-ratelimit-remaining-tokens"),
+        }
 
     with ThreadPoolExecutor(concurrency) as pool:
         return pd.DataFrame(pool.map(one, range(n)))

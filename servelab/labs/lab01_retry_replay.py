@@ -79,12 +79,19 @@ class Recording:
 
     def table(self) -> pd.DataFrame:
         """One row per recorded answer, for display."""
-        return pd.DataFrame([{
-            "t_s": round(a.t, 3), "status": a.status, "retry-after": a.headers.get("retry-after"),
-            "remaining-requests": a.headers.get("x-ratelimit-remaining-requests"),
-            "remaining-tokens": a.headers.get("x-ratelimit-remaining-tokens"),
-            "message": (a.body.get("error") or {}).get("message", "")[:90],
-        } for a in self.answers])
+        return pd.DataFrame(
+            [
+                {
+                    "t_s": round(a.t, 3),
+                    "status": a.status,
+                    "retry-after": a.headers.get("retry-after"),
+                    "remaining-requests": a.headers.get("x-ratelimit-remaining-requests"),
+                    "remaining-tokens": a.headers.get("x-ratelimit-remaining-tokens"),
+                    "message": (a.body.get("error") or {}).get("message", "")[:90],
+                }
+                for a in self.answers
+            ]
+        )
 
 
 def load_recording(name: str, folder: Path = LAB01) -> Recording:
@@ -94,8 +101,12 @@ def load_recording(name: str, folder: Path = LAB01) -> Recording:
         known = sorted(p.stem.removeprefix("retry_") for p in folder.glob("retry_*.json"))
         raise FileNotFoundError(f"no recording {name!r} in {folder}; available: {known}")
     data = json.loads(path.read_text())
-    answers = tuple(Answer(a["status"], {k.lower(): v for k, v in a["headers"].items()},
-                           a["body"], a.get("t", 0.0)) for a in data["answers"])
+    answers = tuple(
+        Answer(
+            a["status"], {k.lower(): v for k, v in a["headers"].items()}, a["body"], a.get("t", 0.0)
+        )
+        for a in data["answers"]
+    )
     if not answers:
         raise ValueError(f"{path} holds no answers")
     return Recording(name, answers, data.get("meta", {}))
@@ -109,8 +120,9 @@ class PolicyRanAway(BaseException):
 def status_error(answer: Answer) -> openai.APIStatusError:
     """The exception the openai SDK raises for this answer (same class, headers and body)."""
     request = httpx2.Request("POST", REQUEST_URL)
-    response = httpx2.Response(answer.status, headers=answer.headers, json=answer.body,
-                               request=request)
+    response = httpx2.Response(
+        answer.status, headers=answer.headers, json=answer.body, request=request
+    )
     cls = _ERRORS.get(answer.status)
     if cls is None:
         cls = openai.InternalServerError if answer.status >= 500 else openai.APIStatusError
@@ -135,12 +147,23 @@ class ReplayEndpoint:
         if now + CLOCK_EPSILON_S < self._not_before:
             # Too early: the limiter refuses again and says how long is left.
             left = self._not_before - now
-            answer = Answer(429, {"retry-after": str(max(1, math.ceil(left - CLOCK_EPSILON_S))),
-                                  "x-ratelimit-remaining-requests": "0"},
-                            {"error": {"message": f"Rate limit reached: retried {left:.3g}s too "
-                                                  "early. Please honour Retry-After.",
-                                       "type": "requests", "param": None,
-                                       "code": "rate_limit_exceeded"}}, now)
+            answer = Answer(
+                429,
+                {
+                    "retry-after": str(max(1, math.ceil(left - CLOCK_EPSILON_S))),
+                    "x-ratelimit-remaining-requests": "0",
+                },
+                {
+                    "error": {
+                        "message": f"Rate limit reached: retried {left:.3g}s too "
+                        "early. Please honour Retry-After.",
+                        "type": "requests",
+                        "param": None,
+                        "code": "rate_limit_exceeded",
+                    }
+                },
+                now,
+            )
             premature = True
         else:
             # Past the end of the recording the service keeps giving its last answer.
@@ -149,9 +172,15 @@ class ReplayEndpoint:
             premature = False
             if answer.retry_after_s is not None:
                 self._not_before = now + answer.retry_after_s
-        self.log.append({"attempt": len(self.log) + 1, "t_s": now, "status": answer.status,
-                         "retry_after": answer.headers.get("retry-after"),
-                         "premature": premature})
+        self.log.append(
+            {
+                "attempt": len(self.log) + 1,
+                "t_s": now,
+                "status": answer.status,
+                "retry_after": answer.headers.get("retry-after"),
+                "premature": premature,
+            }
+        )
         if answer.status == 200:
             return ChatCompletion.model_validate(answer.body)
         raise status_error(answer)
@@ -191,8 +220,17 @@ def replay(policy: Callable[..., Any], recording: Recording | str, **kwargs: Any
     if outcome == "ok" and not isinstance(returned, ChatCompletion):
         outcome = f"returned {type(returned).__name__}, not the ChatCompletion from send()"
     premature = sum(1 for row in endpoint.log if row["premature"])
-    return ReplayResult(outcome, len(endpoint.log), list(clock.sleeps), premature, clock.now(),
-                        endpoint.log, list(clock.intervals), returned, error)
+    return ReplayResult(
+        outcome,
+        len(endpoint.log),
+        list(clock.sleeps),
+        premature,
+        clock.now(),
+        endpoint.log,
+        list(clock.intervals),
+        returned,
+        error,
+    )
 
 
 STATUS_COLOURS = {200: "tab:green", 429: "tab:orange"}
@@ -205,9 +243,14 @@ def plot_replay(result: ReplayResult, title: str = "", ax: plt.Axes | None = Non
         colour = STATUS_COLOURS.get(row["status"], "tab:red")
         marker = "x" if row["premature"] else "o"
         ax.plot(row["t_s"], 0, marker, color=colour, markersize=10)
-        ax.annotate(str(row["status"]) + (" (early)" if row["premature"] else ""),
-                    (row["t_s"], 0), textcoords="offset points", xytext=(0, 10), ha="center",
-                    fontsize=8)
+        ax.annotate(
+            str(row["status"]) + (" (early)" if row["premature"] else ""),
+            (row["t_s"], 0),
+            textcoords="offset points",
+            xytext=(0, 10),
+            ha="center",
+            fontsize=8,
+        )
     for start, wait in result.waits:
         ax.barh(0, wait, left=start, height=0.2, color="lightgrey", edgecolor="white", zorder=0)
     ax.set_yticks([])

@@ -42,10 +42,21 @@ def offers(catalog: Catalog | None = None) -> pd.DataFrame:
     avail["available_from"] = [date.fromisoformat(d) for d in avail.available_from]
     regions = catalog.table("regions")
     regions = regions[regions.provider == CLOUD][
-        ["region", "display_name", "jurisdiction", "country", "data_zone"]]
+        ["region", "display_name", "jurisdiction", "country", "data_zone"]
+    ]
     merged = avail.merge(regions, on="region", how="left")
-    columns = ["region", "display_name", "jurisdiction", "country", "data_zone", "model",
-               "deployment_type", "deployment", "available_from", "basis"]
+    columns = [
+        "region",
+        "display_name",
+        "jurisdiction",
+        "country",
+        "data_zone",
+        "model",
+        "deployment_type",
+        "deployment",
+        "available_from",
+        "basis",
+    ]
     merged = merged[columns].sort_values(["model", "region", "deployment_type"])
     return merged.reset_index(drop=True)
 
@@ -74,14 +85,16 @@ def load_latency_samples(folder: Path = LAB02) -> pd.DataFrame:
     return pd.read_csv(folder / "latency_samples.csv", comment="#")
 
 
-def plot_latency(samples: pd.DataFrame, column: str = "ttft_ms",
-                 ax: plt.Axes | None = None) -> plt.Axes:
+def plot_latency(
+    samples: pd.DataFrame, column: str = "ttft_ms", ax: plt.Axes | None = None
+) -> plt.Axes:
     """One box per region and deployment type: where the median sits and how wide the tail is."""
     ax = ax or plt.subplots(figsize=(10, 3.6))[1]
     groups = list(samples.groupby(["region", "deployment_type"], sort=True))
     labels = [f"{region}\n{dtype}" for (region, dtype), _ in groups]
-    boxes = ax.boxplot([g[column] for _, g in groups], tick_labels=labels, patch_artist=True,
-                       showfliers=True)
+    boxes = ax.boxplot(
+        [g[column] for _, g in groups], tick_labels=labels, patch_artist=True, showfliers=True
+    )
     for patch, ((_, dtype), _) in zip(boxes["boxes"], groups, strict=True):
         patch.set_facecolor("tab:green" if dtype == "provisioned" else "tab:orange")
         patch.set_alpha(0.45)
@@ -100,20 +113,35 @@ def live_mode(region: str) -> tuple[bool, str]:
     try:
         httpx.get(f"{mode.endpoint}/health", timeout=HEALTH_TIMEOUT_S)
     except httpx.HTTPError:
-        return False, (f"the cloud stand-in for {region} is not answering at {mode.endpoint}: "
-                       "start the stack with `servelab up` to run this live")
+        return False, (
+            f"the cloud stand-in for {region} is not answering at {mode.endpoint}: "
+            "start the stack with `servelab up` to run this live"
+        )
     return True, f"cloud stand-in for {region} at {mode.endpoint}"
 
 
-def timed_call(client: openai.AzureOpenAI, deployment: str, messages: list[dict],
-               max_tokens: int = 24, budget_s: float = LIVE_BUDGET_S) -> dict[str, Any]:
+def timed_call(
+    client: openai.AzureOpenAI,
+    deployment: str,
+    messages: list[dict],
+    max_tokens: int = 24,
+    budget_s: float = LIVE_BUDGET_S,
+) -> dict[str, Any]:
     """One streamed call to a deployment: TTFT, E2E, text, or the error the platform returned."""
     sent = time.perf_counter()
-    out: dict[str, Any] = {"deployment": deployment, "status": 200, "ttft_ms": None,
-                           "e2e_ms": None, "text": "", "region_header": None, "error": None}
+    out: dict[str, Any] = {
+        "deployment": deployment,
+        "status": 200,
+        "ttft_ms": None,
+        "e2e_ms": None,
+        "text": "",
+        "region_header": None,
+        "error": None,
+    }
     try:
         raw = client.chat.completions.with_raw_response.create(
-            model=deployment, messages=messages, max_tokens=max_tokens, stream=True)
+            model=deployment, messages=messages, max_tokens=max_tokens, stream=True
+        )
         out["region_header"] = raw.headers.get("x-ms-region")
         for chunk in raw.parse():
             now = time.perf_counter()

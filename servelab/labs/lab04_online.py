@@ -38,8 +38,11 @@ LAB04 = DATASETS / "lab04"
 #: The four arrivals of the continuous-batching picture (ms after the first), from the issue.
 STAGGERED_OFFSETS_MS = (0, 120, 310, 480)
 #: vLLM gauges worth watching while load runs (names as vLLM V1 exports them; docs/platform.md).
-GAUGES = {"running": "vllm:num_requests_running", "waiting": "vllm:num_requests_waiting",
-          "kv_cache_usage": "vllm:kv_cache_usage_perc"}
+GAUGES = {
+    "running": "vllm:num_requests_running",
+    "waiting": "vllm:num_requests_waiting",
+    "kv_cache_usage": "vllm:kv_cache_usage_perc",
+}
 #: How often `watch_gauges` scrapes: fast enough to see a burst of a few seconds, slow enough
 #: that the scrapes do not steal the 2-core laptop's CPU from the engine.
 POLL_INTERVAL_S = 0.1
@@ -86,21 +89,30 @@ def gpu_profiles() -> pd.DataFrame:
         p = profile.load(name)
         if p.gpu is None or p.model is None or p.expected is None:
             continue  # the cpu profile: nothing to model
-        rows.append({
-            "profile": name, "gpu": p.gpu.name, "gpus": p.gpu.count,
-            "bandwidth_tb_s": p.gpu.bandwidth_tb_s, "model": p.model.hf_id,
-            "weight_gb": p.model.weight_bytes / 1e9,
-            "kv_kib_per_token": p.model.kv_bytes_per_token / 1024,
-            "kv_cache_tokens": p.expected.kv_cache_tokens,
-            "itl_floor_ms": p.expected.itl_floor_ms,
-        })
+        rows.append(
+            {
+                "profile": name,
+                "gpu": p.gpu.name,
+                "gpus": p.gpu.count,
+                "bandwidth_tb_s": p.gpu.bandwidth_tb_s,
+                "model": p.model.hf_id,
+                "weight_gb": p.model.weight_bytes / 1e9,
+                "kv_kib_per_token": p.model.kv_bytes_per_token / 1024,
+                "kv_cache_tokens": p.expected.kv_cache_tokens,
+                "itl_floor_ms": p.expected.itl_floor_ms,
+            }
+        )
     return pd.DataFrame(rows).set_index("profile")
 
 
 # -- live load ---------------------------------------------------------------------------------
-def staggered(target: Target, offsets_ms: Sequence[float] = STAGGERED_OFFSETS_MS,
-              prompt: str = "Explain in a few sentences why the sky is blue.",
-              max_tokens: int = 48, extra_body: dict | None = None) -> list[dict]:
+def staggered(
+    target: Target,
+    offsets_ms: Sequence[float] = STAGGERED_OFFSETS_MS,
+    prompt: str = "Explain in a few sentences why the sky is blue.",
+    max_tokens: int = 48,
+    extra_body: dict | None = None,
+) -> list[dict]:
     """Send one request at each offset (ms after the first) and return their records.
 
     Each record gets ``offset_ms``, the offset it was scheduled at, and ``scheduled_at``, the
@@ -132,31 +144,46 @@ def staggered(target: Target, offsets_ms: Sequence[float] = STAGGERED_OFFSETS_MS
     return run_blocking(main)
 
 
-def live_point(target: Target, concurrency: int, num_requests: int | None = None,
-               max_tokens: int = 32, prompts: str = "short_chat") -> list[dict]:
+def live_point(
+    target: Target,
+    concurrency: int,
+    num_requests: int | None = None,
+    max_tokens: int = 32,
+    prompts: str = "short_chat",
+) -> list[dict]:
     """One short closed-loop run at ``concurrency`` (for the lab's slider); records tagged."""
     n = num_requests or 2 * concurrency
-    workload = Workload(load_prompts(prompts), max_tokens=max_tokens,
-                        extra_body={"ignore_eos": True}, name=prompts)
-    run = run_sync(target, workload, Load(max_concurrency=concurrency, num_requests=n),
-                   progress=False)
+    workload = Workload(
+        load_prompts(prompts), max_tokens=max_tokens, extra_body={"ignore_eos": True}, name=prompts
+    )
+    run = run_sync(
+        target, workload, Load(max_concurrency=concurrency, num_requests=n), progress=False
+    )
     for r in run.records:
         r["concurrency"] = concurrency
     return run.records
 
 
-def sweep(target: Target, levels: Sequence[int], workload: Workload,
-          requests_per_level: Callable[[int], int], warmup: int = 2,
-          between: Callable[[int], None] | None = None) -> tuple[list[dict], list[dict]]:
+def sweep(
+    target: Target,
+    levels: Sequence[int],
+    workload: Workload,
+    requests_per_level: Callable[[int], int],
+    warmup: int = 2,
+    between: Callable[[int], None] | None = None,
+) -> tuple[list[dict], list[dict]]:
     """A closed-loop run per concurrency level; returns (all records, each run's metadata).
 
     ``between(level)`` runs after each level (the recorder scrapes /metrics there).
     """
     records, metas = [], []
     for level in levels:
-        run = run_sync(target, workload, Load(max_concurrency=level,
-                                              num_requests=requests_per_level(level),
-                                              warmup=warmup), progress=False)
+        run = run_sync(
+            target,
+            workload,
+            Load(max_concurrency=level, num_requests=requests_per_level(level), warmup=warmup),
+            progress=False,
+        )
         for r in run.records:
             r["concurrency"] = level
         records += run.records
@@ -180,13 +207,17 @@ def samples(text: str) -> pd.DataFrame:
     Histograms appear as their ``_bucket`` (with an ``le`` label), ``_sum`` and ``_count``
     samples; counters as ``_total`` (and ``_created``) samples.
     """
-    rows = [{"name": s.name, "labels": dict(s.labels), "value": s.value}
-            for family in text_string_to_metric_families(text) for s in family.samples]
+    rows = [
+        {"name": s.name, "labels": dict(s.labels), "value": s.value}
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    ]
     return pd.DataFrame(rows, columns=["name", "labels", "value"])
 
 
-def watch_gauges(metrics_url: str, during: Callable[[], Any],
-                 interval_s: float = POLL_INTERVAL_S) -> tuple[pd.DataFrame, Any]:
+def watch_gauges(
+    metrics_url: str, during: Callable[[], Any], interval_s: float = POLL_INTERVAL_S
+) -> tuple[pd.DataFrame, Any]:
     """Scrape vLLM's gauges every ``interval_s`` while ``during()`` runs in a thread.
 
     Returns (one row per scrape: ``t`` seconds since the start and each gauge of `GAUGES`,
@@ -208,8 +239,10 @@ def watch_gauges(metrics_url: str, during: Callable[[], Any],
         alive = thread.is_alive()
         frame = samples(scrape(metrics_url))
         values = frame.groupby("name")["value"].sum()
-        rows.append({"t": time.perf_counter() - start}
-                    | {k: float(values.get(name, float("nan"))) for k, name in GAUGES.items()})
+        rows.append(
+            {"t": time.perf_counter() - start}
+            | {k: float(values.get(name, float("nan"))) for k, name in GAUGES.items()}
+        )
         if not alive:
             break
         time.sleep(interval_s)
@@ -229,8 +262,14 @@ def plot_gauges(gauges: pd.DataFrame, max_num_seqs: int | None = None, ax=None):
     ax.set_xlabel("seconds since the burst started")
     ax.set_ylabel("requests")
     twin = ax.twinx()
-    twin.plot(gauges.t, 100 * gauges.kv_cache_usage, color="black", alpha=0.5, lw=1,
-              label="KV cache used (%)")
+    twin.plot(
+        gauges.t,
+        100 * gauges.kv_cache_usage,
+        color="black",
+        alpha=0.5,
+        lw=1,
+        label="KV cache used (%)",
+    )
     twin.set_ylabel("KV cache used (%)")
     twin.legend(loc="upper right", fontsize=8)
     ax.legend(loc="upper left", fontsize=8)
@@ -243,6 +282,12 @@ def mark_arrivals(records: Sequence[dict], ax) -> None:
     recs = sorted(records, key=lambda r: r["sent_at"])
     t0 = recs[0]["sent_at"]
     for row, r in enumerate(recs):
-        ax.plot([1000 * (r["sent_at"] - t0)], [row], ">", color="red", ms=7,
-                label="arrives" if row == 0 else None)
+        ax.plot(
+            [1000 * (r["sent_at"] - t0)],
+            [row],
+            ">",
+            color="red",
+            ms=7,
+            label="arrives" if row == 0 else None,
+        )
     ax.legend(loc="lower right", fontsize=8)

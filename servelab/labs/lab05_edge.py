@@ -84,17 +84,34 @@ class PrivateServer:
         self.stop()
 
 
-def start_private_server(ctx_size: int = 2048, threads: int = DEFAULT_THREADS,
-                         parallel: int = 1, host: str = "127.0.0.1") -> PrivateServer:
+def start_private_server(
+    ctx_size: int = 2048, threads: int = DEFAULT_THREADS, parallel: int = 1, host: str = "127.0.0.1"
+) -> PrivateServer:
     """Start llama-server on a free port and time it from spawn to a healthy /health."""
     reason = edge_unavailable()
     if reason:
         raise RuntimeError(reason)
     server_bin, gguf = binaries()
     port = free_port(host)
-    cmd = [str(server_bin), "--model", str(gguf), "--host", host, "--port", str(port),
-           "--ctx-size", str(ctx_size), "--parallel", str(parallel), "--threads", str(threads),
-           "--metrics", "--no-webui", "--alias", "smollm2-135m-instruct"]
+    cmd = [
+        str(server_bin),
+        "--model",
+        str(gguf),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--ctx-size",
+        str(ctx_size),
+        "--parallel",
+        str(parallel),
+        "--threads",
+        str(threads),
+        "--metrics",
+        "--no-webui",
+        "--alias",
+        "smollm2-135m-instruct",
+    ]
     server = PrivateServer(ctx_size=ctx_size, threads=threads, url=f"http://{host}:{port}")
     server.process = ChildServer(cmd, name="llama-server")
     start = time.perf_counter()
@@ -111,9 +128,13 @@ def props(base_url: str) -> dict[str, Any]:
     """What llama-server says about itself: model file, quantization, context, slots."""
     data = httpx.get(base_url + "/props", timeout=5).json()
     settings = data.get("default_generation_settings", {})
-    return {"model_path": data.get("model_path"), "model_ftype": data.get("model_ftype"),
-            "n_ctx": settings.get("n_ctx"), "total_slots": data.get("total_slots"),
-            "build_info": data.get("build_info")}
+    return {
+        "model_path": data.get("model_path"),
+        "model_ftype": data.get("model_ftype"),
+        "n_ctx": settings.get("n_ctx"),
+        "total_slots": data.get("total_slots"),
+        "build_info": data.get("build_info"),
+    }
 
 
 def metrics(base_url: str) -> dict[str, float]:
@@ -134,16 +155,24 @@ def ask(client, prompt: str, max_tokens: int = 48, model: str = "smollm2-135m-in
     """
     start = time.perf_counter()
     reply = client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": prompt}],
-        max_tokens=max_tokens, temperature=0.0)
+        model=model,
+        messages=[{"role": "user", "content": prompt}],
+        max_tokens=max_tokens,
+        temperature=0.0,
+    )
     wall = time.perf_counter() - start
-    return {"prompt": prompt, "text": reply.choices[0].message.content,
-            "finish_reason": reply.choices[0].finish_reason,
-            "usage": reply.usage.model_dump() if reply.usage else None,
-            "timings": (reply.model_extra or {}).get("timings"), "wall_s": wall}
+    return {
+        "prompt": prompt,
+        "text": reply.choices[0].message.content,
+        "finish_reason": reply.choices[0].finish_reason,
+        "usage": reply.usage.model_dump() if reply.usage else None,
+        "timings": (reply.model_extra or {}).get("timings"),
+        "wall_s": wall,
+    }
 
 
 # -- recorded data -------------------------------------------------------------------------------
+
 
 def load_recording(folder: Path = LAB05) -> dict[str, Any]:
     """The recorded edge runs (``runs.json``; README.md says how they were measured)."""

@@ -116,8 +116,10 @@ def load_scenarios(path: Path | None = None) -> dict[str, dict[str, Any]]:
 
 def build(scenario: dict[str, Any]) -> tuple[FakeClock, list[ScriptedEndpoint]]:
     """A fresh clock and the scenario's endpoints, in chain order."""
-    endpoints = [ScriptedEndpoint(name, [_outcome(s) for s in scenario["scripts"][name]])
-                 for name in scenario["chain"]]
+    endpoints = [
+        ScriptedEndpoint(name, [_outcome(s) for s in scenario["scripts"][name]])
+        for name in scenario["chain"]
+    ]
     return FakeClock(), endpoints
 
 
@@ -125,8 +127,9 @@ def attempts_table(endpoints: list[ScriptedEndpoint]):
     """Every call made during a run, as a DataFrame (endpoint, call number, start time)."""
     import pandas as pd
 
-    rows = [{"endpoint": e.name, "call": i, "t_s": t}
-            for e in endpoints for i, t in enumerate(e.calls)]
+    rows = [
+        {"endpoint": e.name, "call": i, "t_s": t} for e in endpoints for i, t in enumerate(e.calls)
+    ]
     return pd.DataFrame(rows, columns=["endpoint", "call", "t_s"]).sort_values("t_s")
 
 
@@ -163,12 +166,15 @@ class LiveEndpoint:
         import openai
 
         self.calls.append(clock.now())
-        client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key, max_retries=0,
-                               timeout=timeout_s)
+        client = openai.OpenAI(
+            base_url=self.base_url, api_key=self.api_key, max_retries=0, timeout=timeout_s
+        )
         try:
             reply = client.chat.completions.create(
-                model=self.model, max_tokens=16,
-                messages=[{"role": "user", "content": "Say hello in three words."}])
+                model=self.model,
+                max_tokens=16,
+                messages=[{"role": "user", "content": "Say hello in three words."}],
+            )
         except openai.APITimeoutError as e:
             raise EndpointTimeout(self.name, timeout_s) from e
         except openai.APIConnectionError as e:

@@ -51,24 +51,66 @@ MODELS: dict[str, ModelShape] = {
     shape.name: shape
     for shape in [
         # 8.03B parameters; 32 layers, 8 KV heads (GQA), head_dim 4096/32 = 128 -> 128 KiB/token
-        ModelShape("Llama 3 8B", 8.03e9, 32, 8, 128, 8192,
-                   "https://huggingface.co/meta-llama/Meta-Llama-3-8B/blob/main/config.json"),
+        ModelShape(
+            "Llama 3 8B",
+            8.03e9,
+            32,
+            8,
+            128,
+            8192,
+            "https://huggingface.co/meta-llama/Meta-Llama-3-8B/blob/main/config.json",
+        ),
         # 70.6B parameters; 80 layers, 8 KV heads, head_dim 8192/64 = 128 -> 320 KiB/token
-        ModelShape("Llama 3 70B", 70.6e9, 80, 8, 128, 8192,
-                   "https://huggingface.co/meta-llama/Meta-Llama-3-70B/blob/main/config.json"),
+        ModelShape(
+            "Llama 3 70B",
+            70.6e9,
+            80,
+            8,
+            128,
+            8192,
+            "https://huggingface.co/meta-llama/Meta-Llama-3-70B/blob/main/config.json",
+        ),
         # 7.24B parameters; 32 layers, 8 KV heads, head_dim 4096/32 = 128 -> 128 KiB/token
-        ModelShape("Mistral 7B", 7.24e9, 32, 8, 128, 32768,
-                   "https://huggingface.co/mistralai/Mistral-7B-v0.1/blob/main/config.json"),
+        ModelShape(
+            "Mistral 7B",
+            7.24e9,
+            32,
+            8,
+            128,
+            32768,
+            "https://huggingface.co/mistralai/Mistral-7B-v0.1/blob/main/config.json",
+        ),
         # 3.82B parameters; 32 layers, 32 KV heads (no GQA), head_dim 3072/32 = 96 -> 384 KiB/token
-        ModelShape("Phi-3 Mini", 3.82e9, 32, 32, 96, 4096,
-                   "https://huggingface.co/microsoft/Phi-3-mini-4k-instruct/blob/main/config.json"),
+        ModelShape(
+            "Phi-3 Mini",
+            3.82e9,
+            32,
+            32,
+            96,
+            4096,
+            "https://huggingface.co/microsoft/Phi-3-mini-4k-instruct/blob/main/config.json",
+        ),
         # 2.51B parameters; 18 layers, 1 KV head (multi-query), head_dim 256 -> 18 KiB/token
-        ModelShape("Gemma 2B", 2.51e9, 18, 1, 256, 8192,
-                   "https://huggingface.co/google/gemma-2b/blob/main/config.json"),
+        ModelShape(
+            "Gemma 2B",
+            2.51e9,
+            18,
+            1,
+            256,
+            8192,
+            "https://huggingface.co/google/gemma-2b/blob/main/config.json",
+        ),
         # 134.5M parameters (counted on the converted checkpoint); 30 layers, 3 KV heads,
         # head_dim 576/9 = 64 -> 22.5 KiB/token: the embedded model of this course
-        ModelShape("SmolLM2 135M", 134.5e6, 30, 3, 64, 8192,
-                   "https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct/blob/main/config.json"),
+        ModelShape(
+            "SmolLM2 135M",
+            134.5e6,
+            30,
+            3,
+            64,
+            8192,
+            "https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct/blob/main/config.json",
+        ),
     ]
 }
 
@@ -88,17 +130,32 @@ class Accelerator:
 GPUS: dict[str, Accelerator] = {
     gpu.name: gpu
     for gpu in [
-        Accelerator("H100 SXM 80GB", 80 * GB, GPU_BANDWIDTH["H100 SXM"],
-                    "https://www.nvidia.com/en-us/data-center/h100/ (datasheet: 80 GB, 3.35 TB/s, "
-                    "1,979 bf16 TFLOPS with sparsity)", 989e12),
-        Accelerator("A100 80GB SXM", 80 * GB, GPU_BANDWIDTH["A100 80GB SXM"],
-                    "https://www.nvidia.com/en-us/data-center/a100/ (datasheet: 80 GB HBM2e, "
-                    "2,039 GB/s, "
-                    "312 bf16 TFLOPS)", 312e12),
-        Accelerator("A100 40GB", 40 * GB, GPU_BANDWIDTH["A100 40GB"],
-                    "https://www.nvidia.com/en-us/data-center/a100/ (datasheet: 40 GB HBM2, "
-                    "1,555 GB/s, "
-                    "312 bf16 TFLOPS)", 312e12),
+        Accelerator(
+            "H100 SXM 80GB",
+            80 * GB,
+            GPU_BANDWIDTH["H100 SXM"],
+            "https://www.nvidia.com/en-us/data-center/h100/ (datasheet: 80 GB, 3.35 TB/s, "
+            "1,979 bf16 TFLOPS with sparsity)",
+            989e12,
+        ),
+        Accelerator(
+            "A100 80GB SXM",
+            80 * GB,
+            GPU_BANDWIDTH["A100 80GB SXM"],
+            "https://www.nvidia.com/en-us/data-center/a100/ (datasheet: 80 GB HBM2e, "
+            "2,039 GB/s, "
+            "312 bf16 TFLOPS)",
+            312e12,
+        ),
+        Accelerator(
+            "A100 40GB",
+            40 * GB,
+            GPU_BANDWIDTH["A100 40GB"],
+            "https://www.nvidia.com/en-us/data-center/a100/ (datasheet: 40 GB HBM2, "
+            "1,555 GB/s, "
+            "312 bf16 TFLOPS)",
+            312e12,
+        ),
     ]
 }
 
@@ -113,17 +170,22 @@ def weight_bytes(params: float, bits_per_weight: float = BITS_FP16) -> float:
     return params * bits_per_weight / 8
 
 
-def kv_cache_bytes(shape: ModelShape, context_tokens: int, sequences: int = 1,
-                   bytes_per_value: float = BYTES_FP16) -> float:
+def kv_cache_bytes(
+    shape: ModelShape, context_tokens: int, sequences: int = 1, bytes_per_value: float = BYTES_FP16
+) -> float:
     """KV cache for ``sequences`` streams that each hold ``context_tokens`` tokens."""
     if context_tokens < 0 or sequences < 0:
         raise ValueError("context_tokens and sequences cannot be negative")
     return shape.kv_bytes_per_token(bytes_per_value) * context_tokens * sequences
 
 
-def kv_sequences_that_fit(gpu: Accelerator, shape: ModelShape, context_tokens: int,
-                          bits_per_weight: float = BITS_FP16,
-                          utilization: float = VLLM_GPU_MEMORY_UTILIZATION) -> int:
+def kv_sequences_that_fit(
+    gpu: Accelerator,
+    shape: ModelShape,
+    context_tokens: int,
+    bits_per_weight: float = BITS_FP16,
+    utilization: float = VLLM_GPU_MEMORY_UTILIZATION,
+) -> int:
     """How many full-context sequences the KV cache holds once the weights are loaded.
 
     Ignores activations and CUDA graphs (vLLM profiles them and takes a few GB more), so the
@@ -135,8 +197,14 @@ def kv_sequences_that_fit(gpu: Accelerator, shape: ModelShape, context_tokens: i
     return int(free // kv_cache_bytes(shape, context_tokens))
 
 
-def decode_tokens_per_s(shape: ModelShape, gpu: Accelerator, batch: int, context_tokens: int,
-                        bits_per_weight: float = BITS_FP16, efficiency: float = 1.0) -> float:
+def decode_tokens_per_s(
+    shape: ModelShape,
+    gpu: Accelerator,
+    batch: int,
+    context_tokens: int,
+    bits_per_weight: float = BITS_FP16,
+    efficiency: float = 1.0,
+) -> float:
     """Bandwidth-bound decode throughput of ``batch`` streams (a roofline, not a measurement).
 
     One decode step reads the weights once (shared by the batch) and each stream's KV cache,
@@ -146,6 +214,7 @@ def decode_tokens_per_s(shape: ModelShape, gpu: Accelerator, batch: int, context
     """
     if batch < 1:
         raise ValueError("batch must be at least 1")
-    step_bytes = (weight_bytes(shape.params, bits_per_weight)
-                  + kv_cache_bytes(shape, context_tokens, batch))
+    step_bytes = weight_bytes(shape.params, bits_per_weight) + kv_cache_bytes(
+        shape, context_tokens, batch
+    )
     return batch * efficiency / itl_floor(step_bytes, gpu.bandwidth_bytes_s)

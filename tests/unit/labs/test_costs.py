@@ -30,8 +30,9 @@ def test_usage_cost_reads_dicts_and_sdk_objects():
 def test_catalog_prices_agree_with_the_catalogs_own_cost():
     cat = load()
     price = cat.price("openai", "gpt-5.1")
-    assert math.isclose(costs.token_cost_usd(1000, 500, price),
-                        cat.cost_usd("openai", "gpt-5.1", 1000, 500))
+    assert math.isclose(
+        costs.token_cost_usd(1000, 500, price), cat.cost_usd("openai", "gpt-5.1", 1000, 500)
+    )
 
 
 def test_hourly_prices_are_refused_by_the_per_token_functions():
