@@ -12,6 +12,7 @@ Two sources:
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from servelab.grading.coursedir import Course, check_student_id
 DEFAULT_PATTERN = r"^(?P<student>[A-Za-z0-9][A-Za-z0-9.-]*)_"
 # A submission is small: notebooks and a few data files. Bigger folders are refused.
 MAX_SUBMISSION_BYTES = 64 * 2**20
+#: nbgrader's submission-time file; collection writes it, from the export's file times
+TIMESTAMP = "timestamp.txt"
 
 
 @dataclass
@@ -58,7 +61,13 @@ def _install(course: Course, lab: str, student: str, files: dict[str, Path]) -> 
         shutil.rmtree(target)
     target.mkdir(parents=True)
     for name, source in files.items():
+        if name == TIMESTAMP:
+            continue  # the learner's own claim of when it was submitted: never taken
         shutil.copyfile(source, target / name)  # copies content, never a link
+    # The submission time is the collector's: the newest notebook's time in the export.
+    newest = max(p.stat().st_mtime for n, p in files.items() if n.endswith(".ipynb"))
+    stamp = dt.datetime.fromtimestamp(newest, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    (target / TIMESTAMP).write_text(stamp)
 
 
 def collect_folder(
