@@ -2,7 +2,7 @@
 
 A *case* is one request meeting one failover chain on a bad day: its data class, the chain of
 upstreams the router would try in order, and which of them are down. The right answer is fixed
-by three rules (the same ones ``reference_stack/gateway/residency.py`` enforces):
+by three rules, those that ``reference_stack/gateway/residency.py`` enforces in the gateway:
 
 1. screen first: an upstream may process a request only if it is a known upstream, its
    jurisdiction is allowed for the data class, and its retention (when known) is within the
@@ -11,10 +11,12 @@ by three rules (the same ones ``reference_stack/gateway/residency.py`` enforces)
 2. then fail over: the first allowed upstream in chain order that is up serves the request;
 3. when none is left, deny: never "the nearest healthy one".
 
-``generate_cases(seed, n)`` draws cases from a seeded RNG (so a hidden test can draw fresh ones
-that no learner has seen), ``expected(case)`` answers them by the rules, and
-``check(route_fn, cases)`` lists where a learner's router disagrees. ``datasets/lab08/cases.jsonl``
-is ``generate_cases(RECORDED_SEED, RECORDED_N)`` written once, with the answers.
+``generate_cases(seed, n)`` draws cases (questions only) from a seeded RNG, so a hidden test can
+draw fresh ones that no learner has seen; ``check(route_fn, cases)`` lists where a learner's
+router disagrees with the cases' ``expected`` answers. ``load_cases()`` reads the recorded
+cases of ``datasets/lab08/cases.jsonl``, which come with their answers. This module holds no
+answer key: the recorded answers are written by ``scripts/record_lab08.py`` (through the
+gateway's policy code) and the hidden tests answer their fresh cases themselves.
 """
 
 from __future__ import annotations
@@ -63,15 +65,31 @@ def build_upstreams(catalog: Any | None = None) -> pd.DataFrame:
     rows = []
     for p in catalog.rows["providers"]:
         for r in catalog.regions(p["id"]):
-            rows.append({"upstream": f"{p['id']}/{r.region}", "provider": p["id"],
-                         "pattern": p["pattern"], "region": r.region,
-                         "jurisdiction": r.jurisdiction, "country": r.country,
-                         "retention_days": p.get("retention_days"),
-                         "source": "datasets/providers (regions.csv, providers.yaml)"})
+            rows.append(
+                {
+                    "upstream": f"{p['id']}/{r.region}",
+                    "provider": p["id"],
+                    "pattern": p["pattern"],
+                    "region": r.region,
+                    "jurisdiction": r.jurisdiction,
+                    "country": r.country,
+                    "retention_days": p.get("retention_days"),
+                    "source": "datasets/providers (regions.csv, providers.yaml)",
+                }
+            )
     for name, what in ON_PREM:
-        rows.append({"upstream": name, "provider": "self", "pattern": what, "region": "own",
-                     "jurisdiction": "on-prem", "country": "own", "retention_days": 0,
-                     "source": "our own engine: nothing is stored"})
+        rows.append(
+            {
+                "upstream": name,
+                "provider": "self",
+                "pattern": what,
+                "region": "own",
+                "jurisdiction": "on-prem",
+                "country": "own",
+                "retention_days": 0,
+                "source": "our own engine: nothing is stored",
+            }
+        )
     df = pd.DataFrame(rows)
     df["retention_days"] = df["retention_days"].astype("Int64")
     return df.set_index("upstream")
@@ -83,44 +101,15 @@ def load_upstreams() -> pd.DataFrame:
     return df.set_index("upstream")
 
 
-# -- the rules (the answer key of the checker) -------------------------------------------------
-def _allowed(policy: dict, upstreams: pd.DataFrame, data_class: str, upstream: str) -> bool:
-    rule = policy.get(data_class)
-    if rule is None or upstream not in upstreams.index:
-        return False
-    row = upstreams.loc[upstream]
-    if row["jurisdiction"] not in rule["jurisdictions"]:
-        return False
-    limit = rule.get("max_retention_days")
-    if limit is None:
-        return True
-    return not pd.isna(row["retention_days"]) and int(row["retention_days"]) <= limit
+# -- the cases ----------------------------------------------------------------------------------
+def generate_cases(
+    seed: int, n: int, policy: dict | None = None, upstreams: pd.DataFrame | None = None
+) -> list[dict[str, Any]]:
+    """``n`` random cases from ``seed`` (same seed, same cases): questions, without answers.
 
-
-def expected(case: dict, policy: dict | None = None,
-             upstreams: pd.DataFrame | None = None) -> dict[str, Any]:
-    """The right outcome of a case: route (or None), decision, excluded and failed_over."""
-    policy = policy if policy is not None else load_policy()
-    upstreams = upstreams if upstreams is not None else load_upstreams()
-    chain, down = case["chain"], set(case["down"])
-    allowed = [u for u in chain if _allowed(policy, upstreams, case["data_class"], u)]
-    excluded = [u for u in chain if u not in allowed]
-    route = next((u for u in allowed if u not in down), None)
-    failed_over = [u for u in allowed if u in down and (route is None
-                                                         or chain.index(u) < chain.index(route))]
-    if route is None:
-        decision = "denied"
-    elif route == chain[0]:
-        decision = "served"
-    else:
-        decision = "rerouted"
-    return {"route": route, "decision": decision, "excluded": excluded,
-            "failed_over": failed_over}
-
-
-def generate_cases(seed: int, n: int, policy: dict | None = None,
-                   upstreams: pd.DataFrame | None = None) -> list[dict[str, Any]]:
-    """``n`` random cases from ``seed`` (same seed, same cases), each with its expected outcome."""
+    A chain mixes the upstreams of ``upstreams`` with ``UNKNOWN_UPSTREAM``; about one case in
+    twenty asks for ``UNKNOWN_CLASS``, a class ``policy`` does not define.
+    """
     policy = policy if policy is not None else load_policy()
     upstreams = upstreams if upstreams is not None else load_upstreams()
     rng = random.Random(seed)
@@ -130,31 +119,23 @@ def generate_cases(seed: int, n: int, policy: dict | None = None,
     for i in range(n):
         chain = rng.sample(names, rng.randint(1, 5))
         down = sorted(u for u in chain if rng.random() < 0.35)
-        case = {"id": f"s{seed}-{i:03d}",
-                "data_class": rng.choice(classes) if rng.random() > 0.05 else UNKNOWN_CLASS,
-                "chain": chain, "down": down}
-        case["expected"] = expected(case, policy, upstreams)
-        cases.append(case)
+        data_class = rng.choice(classes) if rng.random() > 0.05 else UNKNOWN_CLASS
+        cases.append(
+            {"id": f"s{seed}-{i:03d}", "data_class": data_class, "chain": chain, "down": down}
+        )
     return cases
 
 
 def load_cases() -> list[dict[str, Any]]:
-    """The recorded cases of ``datasets/lab08/cases.jsonl`` (with their expected outcomes)."""
+    """The recorded cases of ``datasets/lab08/cases.jsonl``, each with its ``expected`` outcome
+    (written by ``scripts/record_lab08.py``)."""
     lines = (LAB08 / "cases.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def write_cases(path: Path | None = None) -> Path:
-    """Write ``generate_cases(RECORDED_SEED, RECORDED_N)`` as JSON lines (what the lab ships)."""
-    path = path or LAB08 / "cases.jsonl"
-    with path.open("w") as f:
-        for case in generate_cases(RECORDED_SEED, RECORDED_N):
-            f.write(json.dumps(case, separators=(",", ":")) + "\n")
-    return path
-
-
-def check(route_fn: Callable[[dict], Any], cases: list[dict], key: str | None = "route"
-          ) -> list[dict[str, Any]]:
+def check(
+    route_fn: Callable[[dict], Any], cases: list[dict], key: str | None = "route"
+) -> list[dict[str, Any]]:
     """Cases where ``route_fn(case)`` differs from ``case["expected"][key]`` (the whole expected
     record when ``key`` is None); empty: all right. ``route_fn`` gets the case without its
     answer; an exception counts as a wrong answer.
@@ -168,9 +149,16 @@ def check(route_fn: Callable[[dict], Any], cases: list[dict], key: str | None = 
         except Exception as e:  # noqa: BLE001 (the learner's error is reported, not raised)
             got = f"{type(e).__name__}: {e}"
         if got != want:
-            wrong.append({"id": case["id"], "data_class": case["data_class"],
-                          "chain": case["chain"], "down": case["down"],
-                          "expected": want, "got": got})
+            wrong.append(
+                {
+                    "id": case["id"],
+                    "data_class": case["data_class"],
+                    "chain": case["chain"],
+                    "down": case["down"],
+                    "expected": want,
+                    "got": got,
+                }
+            )
     return wrong
 
 
@@ -181,8 +169,7 @@ def plot_allowed(matrix: pd.DataFrame, ax: Any = None) -> Any:
 
     ax = ax or plt.subplots(figsize=(10, 3.2))[1]
     ax.imshow(matrix.astype(float).values, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
-    ax.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=45, ha="right",
-                  fontsize=8)
+    ax.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(matrix.index)), matrix.index)
     ax.set_title("where each data class may be processed (green: allowed)")
     return ax
@@ -193,8 +180,9 @@ def plot_outcomes(cases: list[dict], ax: Any = None) -> Any:
     import matplotlib.pyplot as plt
 
     ax = ax or plt.subplots(figsize=(7, 3))[1]
-    df = pd.DataFrame([{"data_class": c["data_class"], "decision": c["expected"]["decision"]}
-                       for c in cases])
+    df = pd.DataFrame(
+        [{"data_class": c["data_class"], "decision": c["expected"]["decision"]} for c in cases]
+    )
     table = df.value_counts().unstack(fill_value=0)
     table = table.reindex(columns=["served", "rerouted", "denied"], fill_value=0)
     table.plot.barh(stacked=True, ax=ax, color=["tab:green", "tab:orange", "tab:red"])
@@ -221,13 +209,30 @@ def lab_gateway(routing: Path = GATEWAY_ROUTING) -> Iterator[dict[str, Any]]:
 
     tmp = Path(tempfile.mkdtemp(prefix="servelab-lab08-"))
     audit = tmp / "audit.jsonl"
-    env = dict(os.environ, SERVELAB_MANAGED_STANDIN_KEY=MANAGED_STANDIN_KEY,
-               SERVELAB_CLOUD_STANDIN_KEY=CLOUD_STANDIN_KEY, PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "reference_stack.gateway", "serve", "--host", "127.0.0.1",
-           "--port", "0", "--routing", str(routing), "--audit", str(audit), "--mode", "local"]
+    env = dict(
+        os.environ,
+        SERVELAB_MANAGED_STANDIN_KEY=MANAGED_STANDIN_KEY,
+        SERVELAB_CLOUD_STANDIN_KEY=CLOUD_STANDIN_KEY,
+        PYTHONUNBUFFERED="1",
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "reference_stack.gateway",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--routing",
+        str(routing),
+        "--audit",
+        str(audit),
+        "--mode",
+        "local",
+    ]
     log = (tmp / "gateway.log").open("w+")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log,
-                            text=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
     info: dict[str, Any] = {"url": None, "audit": audit, "error": None}
     try:
         deadline = time.monotonic() + GATEWAY_START_TIMEOUT_S
@@ -257,13 +262,17 @@ def lab_gateway(routing: Path = GATEWAY_ROUTING) -> Iterator[dict[str, Any]]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def gateway_request(url: str, key: str, model: str, data_class: str | None = None,
-                    prompt: str = "Summarise this employee's sick-leave record.") -> httpx.Response:
+def gateway_request(
+    url: str,
+    key: str,
+    model: str,
+    data_class: str | None = None,
+    prompt: str = "Summarise this employee's sick-leave record.",
+) -> httpx.Response:
     """One chat completion through the gateway with the raw HTTP response (status, headers,
     the refusal body), which the ``openai`` SDK would turn into an exception."""
     headers = {"authorization": f"Bearer {key}"}
     if data_class:
         headers["x-servelab-data-class"] = data_class
-    body = {"model": model, "max_tokens": 12,
-            "messages": [{"role": "user", "content": prompt}]}
+    body = {"model": model, "max_tokens": 12, "messages": [{"role": "user", "content": prompt}]}
     return httpx.post(url + "/v1/chat/completions", json=body, headers=headers, timeout=60)

@@ -6,22 +6,34 @@ record of what it received is the ground truth of where data went. Several routi
 point at each process with different fixed faults (see gateway_support.py), the chains mix
 jurisdictions in every order, and during the run processes are frozen (SIGSTOP) and thawed
 (SIGCONT) at random: requests then hang, time out and fail over.
+
+The in-process tests at the end check the policy code on plain facts (the same code lab 08 is
+graded through) and that routing.yaml's provider facts are the catalog's
+(scripts/sync_provider_facts.py regenerates them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import importlib.util
 import os
 import random
+import shutil
 import signal
 import uuid
 
 import httpx
 import pytest
+import yaml
 from gateway_support import DATA_CLASSES, LEARNER_KEY, read_jsonl, upstream, write_keys, write_table
 
 from reference_stack.gateway.process import GatewayProcess
+from reference_stack.gateway.residency import ResidencyPolicy
+from reference_stack.gateway.routing import RoutingTable
 from reference_stack.scripted import ScriptedUpstream
+from servelab_base.catalog import CATALOG_DIR, Catalog, load
+from servelab_base.paths import ROOT
 
 SEED = int(os.environ.get("SERVELAB_TEST_SEED", "20261127"))
 REQUESTS = 160
@@ -193,3 +205,87 @@ def test_no_request_leaves_its_jurisdictions(world):
     assert len({r["data_class"] for r in results if r["status"] == 200}) >= 2, stats
     refused = [r for r in results if r["status"] in (403, 503)]
     assert all("jurisdictions" in r["text"] for r in refused)  # every refusal names the policy
+
+
+# --- in process: the rule on plain facts, and the table's facts against the catalog ----------
+def _sync():
+    path = ROOT / "scripts" / "sync_provider_facts.py"
+    spec = importlib.util.spec_from_file_location("sync_provider_facts", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+sync = _sync()
+
+
+def test_verdict_fails_closed_on_plain_facts():
+    policy = ResidencyPolicy(RoutingTable.load(sync.ROUTING))
+    assert policy.verdict("personal-eu", "EU", 30).allowed
+    assert not policy.verdict("personal-eu", "EU", 31).allowed  # kept too long
+    assert not policy.verdict("personal-eu", "EU", None).allowed  # retention unknown
+    assert policy.verdict("public", "US", None).allowed  # no limit: unknown retention is fine
+    assert not policy.verdict("public", None, 0).allowed  # nobody catalogued it
+    assert not policy.verdict("no-such-class", "on-prem", 0).allowed
+    assert "allowed: EU, on-prem" in policy.verdict("personal-eu", "UK", 0).reason
+
+
+def test_embedded_table_enforces_the_course_retention_rule():
+    """personal-eu: known retention of at most 30 days (the rule lab 08 teaches and grades)."""
+    policy = ResidencyPolicy(RoutingTable.load(sync.ROUTING))
+    assert policy.policy_summary("personal-eu") == {
+        "data_class": "personal-eu",
+        "allowed_jurisdictions": ["EU", "on-prem"],
+        "max_retention_days": 30,
+    }
+
+
+def test_routing_facts_match_the_catalog():
+    for path in (sync.ROUTING, sync.LAB_ROUTING):
+        found = sync.differences(path)
+        assert not found, "\n".join(found) + f"\nregenerate with `{sync.COMMAND}`"
+
+
+def test_upstreams_are_found_in_the_catalog_by_where_they_point():
+    catalog = load()
+    found = {
+        name: sync.catalog_region(up["base_url"], catalog)
+        for name, up in yaml.safe_load(sync.ROUTING.read_text())["upstreams"].items()
+    }
+    assert found["managed-openai"] == ("openai", "global")  # stand-in port 8410
+    assert found["openai"] == ("openai", "global")  # the real endpoint
+    assert found["azure-francecentral"] == ("azure-openai", "francecentral")
+    assert found["local-vllm"] is None and found["local-llamacpp"] is None  # on-prem
+
+
+def test_a_catalog_change_fails_the_check_and_the_script_carries_it_over(tmp_path):
+    directory = tmp_path / "providers"
+    shutil.copytree(CATALOG_DIR, directory)
+    providers = yaml.safe_load((directory / "providers.yaml").read_text())
+    for p in providers["providers"]:
+        if p["id"] == "azure-openai":
+            p["retention_days"] = 7
+    (directory / "providers.yaml").write_text(yaml.safe_dump(providers, sort_keys=False))
+    with (directory / "regions.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        if row["region"] == "francecentral":
+            row["jurisdiction"] = "UK"
+    with (directory / "regions.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    changed = Catalog(directory)
+    table = tmp_path / "routing.yaml"
+    shutil.copy(sync.ROUTING, table)
+
+    found = sync.differences(table, changed)
+    assert any("azure-francecentral" in line and "jurisdiction 'EU'" in line for line in found)
+    assert any("azure-eastus2" in line and "retention.days 30" in line for line in found)
+    assert sync.rewrite(table, changed)
+    assert sync.differences(table, changed) == []
+    rewritten = RoutingTable.load(table)
+    assert rewritten.upstreams["azure-francecentral"].jurisdiction == "UK"
+    assert rewritten.upstreams["azure-swedencentral"].retention.days == 7
+    assert rewritten.upstreams["managed-openai"].retention.days == 30  # other provider: as was
+    assert "# --- self-hosted" in table.read_text()  # comments and layout survive
