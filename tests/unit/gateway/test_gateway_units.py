@@ -385,17 +385,6 @@ def test_first_event_errors():
     assert sse.first_event_error(b"data: not json\n\n") is not None
 
 
-def test_gateway_refuses_to_start_on_a_bad_routing_table(tmp_path):
-    from reference_stack.gateway.process import GatewayProcess
-
-    bad = write_table(
-        tmp_path / "r.yaml", {"us": upstream("http://127.0.0.1:1", "US")}, {"m": ["us", "nowhere"]}
-    )
-    with pytest.raises(RuntimeError) as err:
-        GatewayProcess(routing=bad, keys=write_keys(tmp_path / "k.yaml")).start()
-    assert "cannot start" in str(err.value) and "unknown upstream 'nowhere'" in str(err.value)
-
-
 def test_first_event_skips_keep_alive_comments_and_blank_lines():
     assert sse.first_event_error(b': keep-alive\n\ndata: {"choices":[]}\n\n') is None
     assert sse.first_event_error(b"\n\n") == "no data event"

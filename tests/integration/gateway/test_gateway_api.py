@@ -1,7 +1,7 @@
 """The gateway's surface through the real openai SDK and raw HTTP, against real upstream
 processes (the scripted upstream, the managed and cloud stand-ins): OpenAI compatibility,
 auth and quotas, bad input, residency refusals, secrecy of upstream keys, measurement,
-client disconnects."""
+client disconnects, refusing to start on a bad routing table."""
 
 from __future__ import annotations
 
@@ -480,9 +480,11 @@ def test_client_disconnect_cancels_a_non_streamed_request_too(stack):
     assert _connections_to(pid, port) == 0  # the upstream request was cancelled at once
 
 
-def _connections_to(pid: int, port: int) -> int:
-    return sum(
-        1
-        for c in psutil.Process(pid).net_connections(kind="tcp")
-        if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
+# --- start-up ----------------------------------------------------------------------------------
+def test_gateway_refuses_to_start_on_a_bad_routing_table(tmp_path):
+    bad = write_table(
+        tmp_path / "r.yaml", {"us": upstream("http://127.0.0.1:1", "US")}, {"m": ["us", "nowhere"]}
     )
+    with pytest.raises(RuntimeError) as err:
+        GatewayProcess(routing=bad, keys=write_keys(tmp_path / "k.yaml")).start()
+    assert "cannot start" in str(err.value) and "unknown upstream 'nowhere'" in str(err.value)
