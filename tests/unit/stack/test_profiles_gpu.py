@@ -10,12 +10,12 @@ from __future__ import annotations
 import shlex
 
 import pytest
-from conftest import servelab
 
 from reference_stack.engines import dummy_model
 from reference_stack.engines.llama_shapes import GIB, LlamaShapes, itl_floor_ms
 from reference_stack.engines.vllm_launcher import serve_parser
 from reference_stack.stack import lifecycle, profile
+from servelab.cli.main import main as servelab_main
 from servelab_base.config import Settings
 
 GPU_PROFILES = [
@@ -31,6 +31,15 @@ REL = 0.005
 @pytest.fixture(scope="module")
 def parser():
     return serve_parser()
+
+
+def servelab(capsys, *args: str) -> tuple[int, str, str]:
+    """`servelab ARGS` run in this process (the console script's own start is tested in
+    tests/integration/stack/test_cli.py): exit code, stdout, stderr."""
+    capsys.readouterr()
+    code = servelab_main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
 def parsed(parser, prof: profile.Profile, dummy: bool = False):
@@ -113,19 +122,16 @@ def test_llama3_8b_shapes():
 
 
 @pytest.mark.parametrize("name", ["h100-llama3-8b", "4xa100-40gb-llama3-70b-awq"])
-def test_dry_run_prints_the_exact_command(name):
-    result = servelab("up", "--profile", name, "--dry-run")
-    assert result.returncode == 0, result.stderr
-    command = [line for line in result.stdout.splitlines() if not line.startswith("#")][0]
+def test_dry_run_prints_the_exact_command(capsys, name):
+    code, out, err = servelab(capsys, "up", "--profile", name, "--dry-run")
+    assert code == 0, err
+    command = [line for line in out.splitlines() if not line.startswith("#")][0]
     argv = shlex.split(command)
     prof = profile.load(name)
     assert argv[argv.index("vllm") : argv.index("vllm") + 3] == ["vllm", "serve", prof.model.hf_id]
-    dummy = servelab("up", "--profile", name, "--dry-run", "--dummy-weights")
-    assert dummy.returncode == 0, dummy.stderr
-    assert (
-        "--load-format dummy" in dummy.stdout
-        and prof.model.hf_id not in dummy.stdout.split("\n", 1)[1]
-    )
+    code, dummy, err = servelab(capsys, "up", "--profile", name, "--dry-run", "--dummy-weights")
+    assert code == 0, err
+    assert "--load-format dummy" in dummy and prof.model.hf_id not in dummy.split("\n", 1)[1]
 
 
 def test_dummy_tokenizer_covers_the_vocabulary():
@@ -144,6 +150,6 @@ def test_dummy_tokenizer_covers_the_vocabulary():
     assert list(ids) == [9, 10, 1]
 
 
-def test_cpu_profile_has_no_dummy_variant():
-    result = servelab("up", "--profile", "cpu", "--dry-run", "--dummy-weights")
-    assert result.returncode == 2 and "no --dummy-weights variant" in result.stderr
+def test_cpu_profile_has_no_dummy_variant(capsys):
+    code, _, err = servelab(capsys, "up", "--profile", "cpu", "--dry-run", "--dummy-weights")
+    assert code == 2 and "no --dummy-weights variant" in err
