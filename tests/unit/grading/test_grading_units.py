@@ -54,6 +54,7 @@ def test_collect_from_an_lms_export(course, tmp_path):
     assert sorted(p.name for p in (course.submitted / "alice" / fc.LAB).iterdir()) == [
         "data.csv",
         f"{fc.LAB}.ipynb",
+        "timestamp.txt",  # written by the collector, from the export's file time
     ]
     assert (course.submitted / "bob" / fc.LAB / f"{fc.LAB}.ipynb").is_file()
     assert len(got.skipped) == 3  # the bad name, the text file, the link
@@ -78,8 +79,19 @@ def _failed(cell, ename, evalue, line):
     return cell
 
 
+#: nbgrader-style test cells with hidden tests in the cell (labs not yet converted to checks)
+LEGACY_TESTS = {
+    2: "assert add(1, 2) == 3, 'add(1, 2) should be 3'\n### BEGIN HIDDEN TESTS\n"
+    "assert add(-1, 1) == 0, 'MARK add of negatives'\n### END HIDDEN TESTS",
+    4: "assert mul(2, 3) == 6, 'mul(2, 3) should be 6'\n### BEGIN HIDDEN TESTS\n"
+    "assert mul(0, 5) == 0, 'MARK mul by zero'\n### END HIDDEN TESTS",
+}
+
+
 def test_redaction_keeps_visible_failures_and_hides_hidden_ones():
     nb = fc.source_notebook("MARK")
+    for index, source in LEGACY_TESTS.items():
+        nb.cells[index].source = source
     hidden_fail = _failed(nb.cells[2], "AssertionError", "MARK add of negatives", 3)
     visible_fail = _failed(nb.cells[4], "AssertionError", "mul(2, 3) should be 6", 1)
     leak = new_code_cell(
