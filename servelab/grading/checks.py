@@ -40,7 +40,6 @@ import importlib.util
 import json
 import math
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -392,8 +391,3 @@ def run_checks(cell: str, folder: str | Path = ".") -> None:
         print("(the grader runs these and hidden checks too, outside your kernel)")
     if failed:
         raise AssertionError(f"{len(failed)} of {len(results)} checks failed: {failed[0].line()}")
-
-
-def describe_failure(exc: BaseException) -> str:
-    """One line for the instructor's log when a check itself is broken."""
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()[:300]
