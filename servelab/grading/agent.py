@@ -27,6 +27,8 @@ PROMPT_DONE = "servelab:done "
 _HANDLES: dict[int, Any] = {}
 #: Modules an exception raised by a grader-side object may be re-created from (labs' own types).
 EXCEPTION_MODULES = ("builtins", "servelab.labs.")
+#: Tagged forms of plain data that decode to something other than a dict (wire.py).
+TAGGED = (wire.DATAFRAME, wire.SERIES, wire.VALUE, "__float__")
 
 
 def _ask(prompt: str) -> str:
@@ -52,17 +54,22 @@ class Remote:
         object.__setattr__(self, "_methods", tuple(methods))
 
     def __getattr__(self, name: str) -> Any:
-        if name not in self._methods:
+        if name not in self._methods or name == "__call__":
             raise AttributeError(name)
+        return lambda *args, **kwargs: self._call(name, args, kwargs)
 
-        def method(*args: Any, **kwargs: Any) -> Any:
-            request = {"proxy": self._id, "method": name, "args": args, "kwargs": kwargs}
-            reply = wire.loads(_ask(PROMPT_RPC + wire.dumps(wire.to_plain(request))))
-            if "raise" in reply:
-                raise _rebuild_exception(reply["raise"])
-            return decode_args(reply["ok"])
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """A grader-side function (``send``, ``sleep``): calling it calls it in the grader."""
+        if "__call__" not in self._methods:
+            raise TypeError(f"{self!r} is not callable")
+        return self._call("__call__", args, kwargs)
 
-        return method
+    def _call(self, name: str, args: tuple, kwargs: dict) -> Any:
+        request = {"proxy": self._id, "method": name, "args": args, "kwargs": kwargs}
+        reply = wire.loads(_ask(PROMPT_RPC + wire.dumps(wire.to_plain(request))))
+        if "raise" in reply:
+            raise _rebuild_exception(reply["raise"])
+        return decode_args(reply["ok"])
 
     def __repr__(self) -> str:
         return f"<grader-side object {self._id}: {', '.join(self._methods)}>"
@@ -91,7 +98,7 @@ def decode_args(value: Any) -> Any:
         if set(value) == {wire.PROXY}:
             spec = value[wire.PROXY]
             return Remote(int(spec["id"]), list(spec["methods"]))
-        if set(value) == {wire.DATAFRAME} or set(value) == {"__float__"}:
+        if len(value) == 1 and next(iter(value)) in TAGGED:
             return wire.from_plain(value)
         return {k: decode_args(v) for k, v in value.items()}
     return value

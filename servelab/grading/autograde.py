@@ -32,8 +32,9 @@ from typing import Any
 
 from servelab.grading.checks import INSTRUCTOR_FILE
 from servelab.grading.coursedir import Course, check_student_id
+from servelab.grading.leftovers import sweep
 from servelab.grading.rebuild import rebuild_file
-from servelab.grading.sandbox import check_available
+from servelab.grading.sandbox import UID_BASE, UID_SLOTS, check_available
 
 # The steps nbgrader's autograde runs after sanitizing a notebook (nbgrader 0.9.6's defaults),
 # with Execute replaced by the sandboxed one.
@@ -292,6 +293,7 @@ def autograde(
                 results.append(_finish(course, lab, student, future))
                 if progress:
                     progress(results[-1])
+        write_left_behind(course, lab, sweep(UID_BASE, UID_SLOTS))
     return sorted(results, key=lambda r: r.student)
 
 
@@ -321,6 +323,23 @@ def _finish(course: Course, lab: str, student: str, future: Any) -> StudentResul
 def tampering_path(course: Course, lab: str, student: str) -> Path:
     """Where the tampering found in one graded submission is kept (for the export)."""
     return course.grading / "reports" / lab / f"{student}.json"
+
+
+def left_behind_path(course: Course, lab: str) -> Path:
+    """Where a run records what its sandboxes left on the host (normally nothing: no file)."""
+    return course.grading / "reports" / lab / "_left_behind.json"
+
+
+def write_left_behind(course: Course, lab: str, found: list[str]) -> None:
+    path = left_behind_path(course, lab)
+    if not found:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"lab": lab, "left_behind": found}, indent=1))
+    warnings.warn(
+        f"grading {lab}: sandboxes left {len(found)} things behind; see {path}", stacklevel=2
+    )
 
 
 def write_tampering(course: Course, lab: str, student: str, found: list[str]) -> None:

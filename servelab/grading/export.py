@@ -8,11 +8,20 @@ question the class found hard.
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-STUDENT_COLUMNS = ["student", "lab", "score", "max_score", "percent", "needs_manual_grade"]
+STUDENT_COLUMNS = [
+    "student",
+    "lab",
+    "score",
+    "max_score",
+    "percent",
+    "needs_manual_grade",
+    "tampering",
+]
 QUESTION_COLUMNS = [
     "student",
     "lab",
@@ -87,6 +96,16 @@ def student_rows(questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(totals.values(), key=lambda r: (r["lab"], r["student"]))
 
 
+def tampering(course: Any, lab: str, student: str) -> str:
+    """What autograde found changed in the submission that was not the learner's ("" if none)."""
+    path = Path(course.grading) / "reports" / lab / f"{student}.json"
+    try:
+        found = json.loads(path.read_text()).get("tampering", [])
+    except (OSError, ValueError):
+        return ""
+    return "; ".join(str(line) for line in found)
+
+
 def plot_questions(questions: list[dict[str, Any]], path: Path) -> Path:
     """Per lab and question, the class's scores as a share of the question's points."""
     import matplotlib
@@ -125,6 +144,8 @@ def export(course: Any, labs: list[str] | None = None, out_dir: Path | None = No
     out.mkdir(parents=True, exist_ok=True)
     questions = question_rows(course, labs)
     students = student_rows(questions)
+    for row in students:
+        row["tampering"] = tampering(course, row["lab"], row["student"])
     paths = out / "students.csv", out / "questions.csv"
     for path, rows, columns in (
         (paths[0], students, STUDENT_COLUMNS),

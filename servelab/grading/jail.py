@@ -8,6 +8,9 @@ ipc and uts namespaces), so it is process 1 of its own process tree. In order, i
    allowed ports to the grader's bridge (the only way out of the namespace);
 3. hides the gradebook, solutions, other submissions and the grader's secrets behind empty
    read-only mounts, and gives the learner a size-limited tmpfs as /tmp (its working dir);
+   private, empty tmpfs cover the other places anyone may write (/var/tmp, /dev/shm, /run and
+   with it /run/lock and /var/lock, /dev/mqueue), and then every other mount is made read-only,
+   so nothing the learner writes can outlive the sandbox, whatever the host's permissions;
 4. forks the kernel, which sets rlimits, drops to the sandbox uid (no capabilities, no new
    privileges) and execs ipykernel with a clean environment;
 5. reaps processes until the kernel exits; when process 1 exits, Linux kills every process left
@@ -22,6 +25,7 @@ import ctypes
 import fcntl
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -34,9 +38,22 @@ from pathlib import Path
 # Linux constants (linux/fs.h, linux/prctl.h, linux/sockios.h, net/if.h).
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 32, 4096, 16384
 MS_PRIVATE = 1 << 18
+MS_NOEXEC, MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 8, 1024, 2048, 1 << 21
+MOUNT_FLAGS = {
+    "nosuid": MS_NOSUID,
+    "nodev": MS_NODEV,
+    "noexec": MS_NOEXEC,
+    "noatime": MS_NOATIME,
+    "nodiratime": MS_NODIRATIME,
+    "relatime": MS_RELATIME,
+}
 PR_SET_NO_NEW_PRIVS = 38
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 _libc = ctypes.CDLL(None, use_errno=True)
+# Writable places a learner gets, each a private, size-limited tmpfs (besides /tmp, the scratch
+# space). /run covers /run/lock (and /var/lock, a link to it); /dev/mqueue is covered so a
+# POSIX message queue cannot be left in the host's (it is otherwise the host namespace's queue).
+PRIVATE_TMPFS = ("/var/tmp", "/dev/shm", "/run", "/dev/mqueue")
 
 
 def _check(rc: int, what: str) -> None:
@@ -144,8 +161,8 @@ def build_scratch(spec: dict, files: dict[str, bytes], connection: bytes) -> Non
         mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
         mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
         os.close(fd)
-    for extra in ("/var/tmp", "/dev/shm"):
-        if os.path.isdir(extra):
+    for extra in PRIVATE_TMPFS:
+        if os.path.isdir(extra) and not os.path.islink(extra):
             mount("tmpfs", extra, "tmpfs", flags, f"size={limits['shm_bytes']},mode=1777")
     work = Path(spec["workdir"])
     work.mkdir(mode=0o700, parents=True)
@@ -156,6 +173,38 @@ def build_scratch(spec: dict, files: dict[str, bytes], connection: bytes) -> Non
     (work / "kernel.json").write_bytes(connection)
     for path in [work, *work.rglob("*")]:
         os.chown(path, uid, gid)
+
+
+def mounts() -> list[tuple[str, int]]:
+    """(mount point, its per-mount flags) for every mount here, from /proc/self/mountinfo."""
+    out = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+        options = set(fields[5].split(","))
+        flags = sum(bit for name, bit in MOUNT_FLAGS.items() if name in options)
+        out.append((point, flags))
+    return out
+
+
+def seal(writable: tuple[str, ...]) -> list[str]:
+    """Remount everything read-only but ``writable`` (and /proc); returns what could not be.
+
+    Host directories open to everyone (/run/lock, a world-writable cache) would otherwise keep
+    what a learner writes after the sandbox is gone. Each mount keeps its other flags (nosuid,
+    nodev, noexec). A mount that refuses is reported; it is not fatal, since the kernel runs
+    under its own uid and only places writable by anyone could still be written.
+    """
+    failed = []
+    for point, flags in mounts():
+        inside = [w for w in writable if point == w or point.startswith(w.rstrip("/") + "/")]
+        if inside or point == "/proc" or point.startswith("/proc/"):
+            continue  # a private tmpfs, or a kept path already bound read-only inside one
+        try:
+            mount("none", point, None, MS_BIND | MS_REMOUNT | MS_RDONLY | flags)
+        except OSError as exc:
+            failed.append(f"{point}: {exc}")
+    return failed
 
 
 def drop_privileges_and_exec(spec: dict, argv: list[str], log_fd: int) -> None:
@@ -212,6 +261,8 @@ def main(argv: list[str]) -> int:
     for path in sorted(spec["hide"], key=len):  # broad covers first, then paths inside kept ones
         hide(path, spec["keep"])
     build_scratch(spec, files, connection)
+    for problem in seal(PRIVATE_TMPFS + ("/tmp",)):
+        print(f"servelab sandbox: could not make read-only: {problem}", file=sys.stderr)
 
     # Interrupts go to the kernel (the grader signals the whole process group); process 1 ignores
     # them (from before the fork on), and passes a terminate request on.

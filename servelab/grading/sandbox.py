@@ -29,6 +29,7 @@ from traitlets import Dict, Int, List, Unicode
 
 from servelab.grading.bridge import Bridge
 from servelab.grading.limits import KERNEL_LOG_BYTES, NICENESS, SUBMISSION_FILES_BYTES, Limits
+from servelab_base.config import Settings
 
 # Sandbox uids: not in /etc/passwd and far above the ranges distributions give to people
 # (1000-59999) and to rootless containers (subuid ranges start at 100000, 65536 each), so a
@@ -40,10 +41,16 @@ WORKDIR = "/tmp/work"
 # Largest ZeroMQ message the grader accepts from a kernel: a single 1 GB print must not be read
 # into the grader's memory. Above it ZeroMQ drops the connection and the cell times out.
 MAX_MESSAGE_BYTES = 64 * 2**20
-# Environment variables a kernel inherits from the grader (everything else is dropped: the
-# grader's environment may hold API keys). SERVELAB_* settings pass unless they look secret.
-PASSED_ENV = ("NBGRADER_EXECUTION", "HF_HUB_OFFLINE", "PYTHONPATH", "JPY_SESSION_NAME")
-SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+# The only environment variables a kernel inherits from the grader: an allow-list, so a secret
+# in the grader's environment (an API key, a token, whatever its name) never reaches a learner.
+# The stack's addresses (servelab_base.config.Settings, SERVELAB_*) pass so the lab finds the
+# stack the grader allowed; none of them is a secret.
+PASSED_ENV = (
+    "NBGRADER_EXECUTION",
+    "HF_HUB_OFFLINE",
+    "JPY_SESSION_NAME",
+    *(f"SERVELAB_{name.upper()}" for name in Settings.model_fields),
+)
 # Set to forward each kernel's own log (not its cell output) to the grader's stderr.
 DEBUG_ENV = "SERVELAB_SANDBOX_DEBUG"
 # Hidden from every kernel: the grader's and users' homes (SSH keys, cloud credentials, shell
@@ -110,10 +117,7 @@ def kernel_env(grader_env: dict[str, str]) -> dict[str, str]:
         # glibc reserves 64 MiB of address space per thread arena; two keep RLIMIT_AS meaningful
         "MALLOC_ARENA_MAX": "2",
     }
-    for key, value in grader_env.items():
-        secret = any(marker in key.upper() for marker in SECRET_MARKERS)
-        if key in PASSED_ENV or (key.startswith("SERVELAB_") and not secret):
-            env[key] = value
+    env.update({key: grader_env[key] for key in PASSED_ENV if key in grader_env})
     return env
 
 

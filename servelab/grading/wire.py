@@ -6,10 +6,16 @@ data (a subclass of float, an object with its own ``__eq__``, a generator) is re
 message saying why, because such an object can compare equal to anything.
 
 Plain data is: ``None``, ``bool``, ``int``, ``float``, ``str``, and ``list`` / ``tuple`` / ``dict``
-(string keys) of plain data, each of exactly that type. Two tagged forms carry what labs use:
-a pandas DataFrame (``{"__dataframe__": {"columns": [...], "records": [...]}}``) and a numpy
-array or scalar (as lists and numbers). Exact types only: ``type(x) is float``, never
-``isinstance``.
+(string keys) of plain data, each of exactly that type. Tagged forms carry what labs use:
+
+- a pandas DataFrame: ``{"__dataframe__": {"columns": [...], "records": [...]}}``;
+- a pandas Series, index kept: ``{"__series__": {"name": ..., "index": [...], "values": [...]}}``;
+- a frozen value object of the course's own packages (``servelab_base.catalog.Price``, a lab's
+  dataclass or NamedTuple): ``{"__value__": {"type": "module.Class", "fields": {...}}}``,
+  rebuilt only from a ``servelab`` / ``servelab_base`` / ``reference_stack`` module;
+- a numpy array or scalar, as lists and numbers.
+
+Exact types only: ``type(x) is float``, never ``isinstance``.
 """
 
 from __future__ import annotations
@@ -23,7 +29,11 @@ MAX_RESULT_CHARS = 4 * 2**20
 #: Deepest nesting accepted (a recursive structure would never end).
 MAX_DEPTH = 32
 DATAFRAME = "__dataframe__"
+SERIES = "__series__"
+VALUE = "__value__"
 PROXY = "__proxy__"
+#: Packages whose dataclasses and NamedTuples may cross as value objects (the course's own).
+VALUE_PACKAGES = ("servelab", "servelab_base", "reference_stack")
 
 
 class NotPlainData(TypeError):
@@ -70,11 +80,65 @@ def to_plain(value: Any, depth: int = 0) -> Any:
             records = [dict(zip(columns, row, strict=True)) for row in frame.values.tolist()]
             return {DATAFRAME: {"columns": columns, "records": to_plain(records, depth + 1)}}
         if kind is pd.Series:
-            return to_plain(value.astype(object).where(value.notna(), None).tolist(), depth + 1)
+            values = value.astype(object).where(value.notna(), None).tolist()
+            name = value.name if value.name is None or type(value.name) in (int, str) else None
+            return {
+                SERIES: {
+                    "name": name,
+                    "index": to_plain(list(value.index), depth + 1),
+                    "values": to_plain(values, depth + 1),
+                }
+            }
+    if module in VALUE_PACKAGES:
+        fields = _value_fields(value)
+        if fields is not None:
+            return {
+                VALUE: {
+                    "type": f"{kind.__module__}.{kind.__qualname__}",
+                    "fields": to_plain(fields, depth + 1),
+                }
+            }
     raise NotPlainData(
         f"a {_type_name(value)} is not plain data: return None, bool, int, float, str, or a "
         "list / tuple / dict of them (a numpy value or a pandas DataFrame also works)"
     )
+
+
+def _value_fields(value: Any) -> dict[str, Any] | None:
+    """The fields of a dataclass or NamedTuple instance (None: it is neither)."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if not type(value).__dataclass_params__.frozen:
+            return None
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple) and hasattr(type(value), "_fields"):
+        return dict(zip(type(value)._fields, value, strict=True))
+    return None
+
+
+def _value_class(name: str) -> type:
+    """The course's own value class ``module.Class``; anything else is refused."""
+    import importlib
+
+    module_name, _, class_name = str(name).rpartition(".")
+    if module_name.split(".")[0] not in VALUE_PACKAGES or "." in class_name or not class_name:
+        raise NotPlainData(f"{name[:120]!r} is not a value type of the course")
+    cls = getattr(importlib.import_module(module_name), class_name, None)
+    if not isinstance(cls, type) or _value_fields_of_class(cls) is None:
+        raise NotPlainData(f"{name[:120]!r} is not a dataclass or NamedTuple of the course")
+    return cls
+
+
+def _value_fields_of_class(cls: type) -> tuple[str, ...] | None:
+    """Field names of a frozen dataclass or a NamedTuple (values, no behaviour to trigger)."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen:
+        return tuple(f.name for f in dataclasses.fields(cls))
+    if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+        return tuple(cls._fields)
+    return None
 
 
 def from_plain(value: Any) -> Any:
@@ -89,6 +153,23 @@ def from_plain(value: Any) -> Any:
 
             table = value[DATAFRAME]
             return pd.DataFrame(from_plain(table["records"]), columns=table["columns"])
+        if set(value) == {SERIES}:
+            import pandas as pd
+
+            series = value[SERIES]
+            return pd.Series(
+                from_plain(series["values"]),
+                index=from_plain(series["index"]),
+                name=series.get("name"),
+                dtype=object if not series["values"] else None,
+            )
+        if set(value) == {VALUE}:
+            spec = value[VALUE]
+            cls = _value_class(spec["type"])
+            fields = from_plain(spec["fields"])
+            if type(fields) is not dict or set(fields) != set(_value_fields_of_class(cls)):
+                raise NotPlainData(f"the fields of {spec['type'][:120]!r} do not match")
+            return cls(**fields)
         return {k: from_plain(v) for k, v in value.items()}
     return value
 

@@ -1,4 +1,4 @@
-"""Plausible wrong answers to lab 01's exercises; each must lose marks (tests/course/test_wrong_answers.py)."""
+"""Plausible wrong answers to lab 01's exercises; each must lose marks (tests/course/test_answers.py)."""
 
 WRONG = {
     "ex1_solution": {

@@ -1,4 +1,4 @@
-"""Plausible wrong answers to lab 02's exercises; each must lose marks (tests/course/test_wrong_answers.py)."""
+"""Plausible wrong answers to lab 02's exercises; each must lose marks (tests/course/test_answers.py)."""
 
 _COSTS_OK = """
 

@@ -1,4 +1,4 @@
-"""Plausible wrong answers for lab 05; each must lose marks (tests/course/test_wrong_answers.py)."""
+"""Plausible wrong answers for lab 05; each must lose marks (tests/course/test_answers.py)."""
 
 WRONG = {
     "ex1_solution": {

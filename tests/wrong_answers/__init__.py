@@ -2,5 +2,5 @@
 
 One module per lab folder name (e.g. ``00_inference_path.py``) defining ``WRONG``: solution
 cell grade_id -> {"tests": test cell grade_id, "answers": {description: wrong source}}.
-tests/course/test_wrong_answers.py runs them.
+tests/course/test_answers.py runs them.
 """

@@ -169,3 +169,39 @@ def test_collection_never_takes_the_learners_timestamp(tmp_path):
     written = (Course.submitted / "alice" / "lab" / "timestamp.txt").read_text()
     assert written.startswith("2023-11-14 22:13:20")
     assert Path(export / "timestamp.txt").read_text().startswith("2000")
+
+
+def test_a_series_crosses_with_its_index():
+    row = pd.Series({"output_tokens": 500, "elapsed_s": 2.0}, name=64)
+    back = wire.from_plain(wire.loads(wire.dumps(wire.to_plain(row))))
+    assert type(back) is pd.Series and back.name == 64
+    assert back["output_tokens"] == 500 and list(back.index) == ["output_tokens", "elapsed_s"]
+
+
+def test_course_value_objects_cross_and_others_do_not():
+    from servelab_base.catalog import Price
+
+    price = Price("per_million_tokens", 1.0, 2.0, None, "list", "s")
+    back = wire.from_plain(wire.loads(wire.dumps(wire.to_plain(price))))
+    assert back == price and type(back) is Price
+    forged = {wire.VALUE: {"type": "subprocess.Popen", "fields": {"args": "true"}}}
+    with pytest.raises(wire.NotPlainData):
+        wire.from_plain(forged)
+    wrong_fields = {wire.VALUE: {"type": "servelab_base.catalog.Price", "fields": {"x": 1}}}
+    with pytest.raises(wire.NotPlainData):
+        wire.from_plain(wrong_fields)
+
+
+def test_a_grader_side_function_is_called_in_the_grader():
+    calls = []
+
+    class Send:
+        __remote_methods__ = ("__call__",)
+
+        def __call__(self, n):
+            calls.append(n)
+            return n * 2
+
+    learner = api.LocalLearner({"twice_through": lambda send: [send(1), send(2)]})
+    assert learner.twice_through(Send()) == [2, 4]
+    assert calls == [1, 2]

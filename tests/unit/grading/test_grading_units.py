@@ -123,20 +123,24 @@ def test_output_guard_raises_at_the_print_that_crosses_the_limit():
     assert out.getvalue() == "12345ok"
 
 
-def test_kernel_environment_drops_secrets():
-    env = sandbox.kernel_env(
-        {
-            "OPENAI_API_KEY": "sk-x",
-            "SERVELAB_CLOUD_KEY": "k",
-            "SERVELAB_VLLM_PORT": "9",
-            "AWS_SECRET_ACCESS_KEY": "s",
-            "NBGRADER_EXECUTION": "autograde",
-            "HOME": "/root",
-        }
-    )
+def test_kernel_environment_is_an_allow_list():
+    grader = {
+        "OPENAI_API_KEY": "sk-x",
+        "SERVELAB_CLOUD_KEY": "k",
+        "SERVELAB_GRADING_DIR": "/srv/grading",  # not a stack setting: a path of the grader's
+        "SERVELAB_VLLM_PORT": "9",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "GITHUB_PAT": "ghp_x",  # a secret whose name no deny-list would guess
+        "PYTHONPATH": "/srv/instructor",
+        "LD_PRELOAD": "/srv/x.so",
+        "NBGRADER_EXECUTION": "autograde",
+        "HOME": "/root",
+    }
+    env = sandbox.kernel_env(grader)
     assert env["SERVELAB_VLLM_PORT"] == "9" and env["NBGRADER_EXECUTION"] == "autograde"
     assert env["HOME"] == sandbox.WORKDIR
-    assert not {"OPENAI_API_KEY", "SERVELAB_CLOUD_KEY", "AWS_SECRET_ACCESS_KEY"} & set(env)
+    passed = {k for k in grader if env.get(k) == grader[k]}
+    assert passed == {"SERVELAB_VLLM_PORT", "NBGRADER_EXECUTION"}
 
 
 def test_paths_python_needs_are_never_hidden(tmp_path):
