@@ -4,6 +4,7 @@ and an autograde round trip in a temporary copy of the course scores both as it 
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,9 @@ from traitlets.config import Config
 from servelab.grading import release as course
 from servelab_base.paths import ROOT
 
-LABS = course.lab_names()
+#: SERVELAB_TEST_LABS=01_managed_api,02_cloud_platform narrows a run to some labs (development).
+ONLY = {lab for lab in os.environ.get("SERVELAB_TEST_LABS", "").split(",") if lab}
+LABS = [lab for lab in course.lab_names() if not ONLY or lab in ONLY]
 EXECUTE_TIMEOUT_S = 120  # same ceiling as grading/nbgrader_config.py
 GRADE_TIMEOUT_S = 1800  # one lab, two sandboxed submissions, on a busy 2-core machine
 
@@ -33,7 +36,7 @@ def notebook(folder: str, lab: str) -> Path:
 
 
 def test_there_is_at_least_one_lab():
-    assert "00_inference_path" in LABS
+    assert "00_inference_path" in course.lab_names()
 
 
 def test_labs_are_exactly_a_fresh_release_of_solutions():
@@ -75,7 +78,7 @@ def graded_course(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("course")
     shutil.copytree(ROOT / "solutions", root / "solutions")
     (root / "labs").mkdir()
-    course.release(root)  # also registers every lab in the temporary gradebook
+    course.release(root, LABS)  # also registers the labs in the temporary gradebook
     for lab in LABS:
         lms = root / "lms-export" / lab
         lms.mkdir(parents=True)
