@@ -35,12 +35,17 @@ c.CourseDirectory.ignore = [
 # A lab reads recorded data and calls a local stack; 120 s per cell is a generous ceiling
 # (Execute.timeout wins over ExecutePreprocessor.timeout when both are set).
 c.Execute.timeout = 120
-# Feedback never shows hidden tests: nbgrader shows them unless ClearHiddenTests runs, and even
-# then a failing hidden test's traceback quotes its lines, which RedactHiddenTests removes.
-c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
-    "servelab.grading.feedback.RedactHiddenTests",
-    "nbgrader.preprocessors.ClearHiddenTests",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-]
+# Feedback never shows hidden tests (nbgrader shows them unless ClearHiddenTests runs, and a
+# failing hidden test's traceback quotes its lines) and never runs a learner's markup: the
+# steps are servelab.grading.feedback.FEEDBACK_STEPS, kept in that one place.
+from servelab.grading.feedback import FEEDBACK_STEPS  # noqa: E402
+
+c.GenerateFeedback.preprocessors = FEEDBACK_STEPS
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+# nbgrader's exchange (JupyterHub course server, docs/course-server.md); SERVELAB_EXCHANGE_DIR
+# moves it. Its steps keep learners apart: no submitting in another's name, submissions and
+# feedback readable by their own learner only (servelab/course_server/exchange.py).
+c.Exchange.root = os.environ.get("SERVELAB_EXCHANGE_DIR", "/srv/nbgrader/exchange")
+c.ExchangeFactory.submit = "servelab.course_server.exchange.PrivateSubmit"
+c.ExchangeFactory.collect = "servelab.course_server.exchange.VerifiedCollect"
+c.ExchangeFactory.release_feedback = "servelab.course_server.exchange.OwnedReleaseFeedback"

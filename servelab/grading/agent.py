@@ -28,7 +28,7 @@ _HANDLES: dict[int, Any] = {}
 #: Modules an exception raised by a grader-side object may be re-created from (labs' own types).
 EXCEPTION_MODULES = ("builtins", "servelab.labs.")
 #: Tagged forms of plain data that decode to something other than a dict (wire.py).
-TAGGED = (wire.DATAFRAME, wire.SERIES, wire.VALUE, "__float__")
+TAGGED = (wire.DATAFRAME, wire.SERIES, wire.VALUE, wire.DATE, wire.SET, "__float__")
 
 
 def _ask(prompt: str) -> str:
@@ -66,13 +66,25 @@ class Remote:
 
     def _call(self, name: str, args: tuple, kwargs: dict) -> Any:
         request = {"proxy": self._id, "method": name, "args": args, "kwargs": kwargs}
-        reply = wire.loads(_ask(PROMPT_RPC + wire.dumps(wire.to_plain(request))))
+        reply = wire.loads(_ask(PROMPT_RPC + wire.dumps(encode_remotes(request))))
         if "raise" in reply:
             raise _rebuild_exception(reply["raise"])
         return decode_args(reply["ok"])
 
     def __repr__(self) -> str:
         return f"<grader-side object {self._id}: {', '.join(self._methods)}>"
+
+
+def encode_remotes(value: Any) -> Any:
+    """Plain data for a call back to the grader: a grader-side object goes back as its id (the
+    learner's code hands the clock it was given to an endpoint it was given, say)."""
+    if type(value) is Remote:
+        return {wire.PROXY: {"id": value._id}}
+    if type(value) in (list, tuple):
+        return [encode_remotes(v) for v in value]
+    if type(value) is dict and all(type(k) is str for k in value):
+        return {k: encode_remotes(v) for k, v in value.items()}
+    return wire.to_plain(value)
 
 
 def _rebuild_exception(record: dict[str, Any]) -> BaseException:
@@ -110,13 +122,13 @@ def run_job(job: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any]:
         op = job["op"]
         args = decode_args(job.get("args", []))
         kwargs = decode_args(job.get("kwargs", {}))
-        if op == "method":
+        if op in ("method", "attr"):
             target = getattr(_HANDLES[int(job["handle"])], job["name"])
         elif job["name"] not in namespace:
             return {"missing": job["name"]}
         else:
             target = namespace[job["name"]]
-        if op == "value":
+        if op in ("value", "attr"):
             result = target
         elif op == "new":
             instance = target(*args, **kwargs)

@@ -66,10 +66,30 @@ class LearnerRaised(Exception):  # noqa: N818 - it names what happened, not an e
     def type(self) -> str:
         return self.mro[0] if self.mro else "unknown"
 
+    @property
+    def shown_type(self) -> str:
+        """The class name a message may show: a builtin exception's, else a fixed phrase.
+
+        The MRO is text the learner's kernel wrote; a made-up class name could carry anything
+        (a hidden input, say) into feedback, so only names Python itself defines are echoed.
+        """
+        for name in self.mro:
+            short = name.removeprefix("builtins.")
+            if name.startswith("builtins.") and _is_builtin_exception(short):
+                return short
+        return "an exception of the notebook's own class"
+
     def is_a(self, name: str) -> bool:
         """True if it is (a subclass of) ``name``: ``"ValueError"`` means builtins' own."""
         qualified = name if "." in name else f"builtins.{name}"
         return qualified in self.mro
+
+
+def _is_builtin_exception(name: str) -> bool:
+    import builtins
+
+    found = getattr(builtins, name, None)
+    return isinstance(found, type) and issubclass(found, BaseException)
 
 
 class AnswerProblem(AssertionError):
@@ -83,7 +103,7 @@ def raises(name: str) -> Iterator[None]:
         yield
     except LearnerRaised as exc:
         if not exc.is_a(name):
-            raise AssertionError(f"expected {name}, got {exc.type}") from None
+            raise AssertionError(f"expected {name}, got {exc.shown_type}") from None
         return
     raise AssertionError(f"expected {name} to be raised")
 
@@ -107,9 +127,17 @@ class Instance:
             {"op": "method", "handle": self._handle, "name": name}, args, kwargs
         )
 
+    def value(self, name: str) -> Any:
+        """The instance's attribute ``name`` as plain data (a property is read, not called)."""
+        return self._learner._job({"op": "attr", "handle": self._handle, "name": name}, (), {})
+
 
 class Learner:
     """The learner's notebook as a check sees it: names to call, values to read, classes."""
+
+    #: Pass the kernel's own words on in messages (True only where the learner runs checks in
+    #: their own notebook; a graded kernel's text could carry what it saw of hidden inputs).
+    _detail = False
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):
@@ -127,31 +155,46 @@ class Learner:
 
     def _job(self, job: dict[str, Any], args: tuple, kwargs: dict) -> Any:
         job = {**job, "args": list(args), "kwargs": dict(kwargs)}
-        return interpret(self._run(job))
+        return interpret(self._run(job), job, self._detail)
 
     def _run(self, job: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
-def interpret(reply: Any) -> Any:
-    """A reply from the learner's side -> the result, or the exception a check sees."""
+NOT_PLAIN = (
+    "the answer is not plain data: return None, bool, int, float, str, or a list / tuple / "
+    "dict of them (a numpy value or a pandas DataFrame / Series also works)"
+)
+
+
+def interpret(reply: Any, job: dict[str, Any] | None = None, detail: bool = True) -> Any:
+    """A reply from the learner's side -> the result, or the exception a check sees.
+
+    Messages are the grader's own words, naming only what the grader asked for; with
+    ``detail`` (the learner's own kernel) the kernel's explanation is passed on too.
+    """
+    name = str((job or {}).get("name", "?"))[:80]
     if type(reply) is not dict:
         raise AnswerProblem("the notebook gave no readable answer")
     if "ok" in reply:
         return wire.from_plain(reply["ok"])
-    if "handle" in reply:
+    if "handle" in reply and type(reply["handle"]) is int:
         return reply["handle"]
     if "raised" in reply and type(reply["raised"]) is dict:
         raise LearnerRaised(reply["raised"])
     if "missing" in reply:
-        raise AnswerProblem(f"`{str(reply['missing'])[:80]}` is not defined in the notebook")
+        raise AnswerProblem(f"`{name}` is not defined in the notebook")
     if "not_plain" in reply:
-        raise AnswerProblem(str(reply["not_plain"])[:300])
-    raise AnswerProblem(str(reply.get("error", "the notebook gave no readable answer"))[:300])
+        raise AnswerProblem(str(reply["not_plain"])[:300] if detail else NOT_PLAIN)
+    if "grader" in reply:  # written by the grader's side (a timeout, a dead kernel)
+        raise AnswerProblem(str(reply["grader"])[:300])
+    raise AnswerProblem("the notebook gave no readable answer")
 
 
 class LocalLearner(Learner):
     """The notebook's own names, in its own kernel (visible checks, for the learner)."""
+
+    _detail = True
 
     def __init__(self, namespace: dict[str, Any]) -> None:
         self._namespace = namespace
@@ -183,6 +226,22 @@ def encode_args(value: Any, proxies: dict[int, Any]) -> Any:
     return wire.to_plain(value)
 
 
+def grader_objects(value: Any, proxies: dict[int, Any]) -> Any:
+    """An argument the learner's code sent back: a proxy it was given is the grader's object
+    again (only ids the grader handed out; anything else is refused)."""
+    if type(value) is list:
+        return [grader_objects(v, proxies) for v in value]
+    if type(value) is dict:
+        if set(value) == {wire.PROXY}:
+            spec = value[wire.PROXY]
+            ident = spec.get("id") if type(spec) is dict else None
+            if type(ident) is not int or ident not in proxies:
+                raise ValueError("not a grader-side object this check handed out")
+            return proxies[ident]
+        return {k: grader_objects(v, proxies) for k, v in value.items()}
+    return value
+
+
 def answer_rpc(prompt: str, proxies: dict[int, Any]) -> str:
     """Run one method call of a grader-side object for the learner's code; reply as JSON."""
     from servelab.grading import agent
@@ -195,8 +254,11 @@ def answer_rpc(prompt: str, proxies: dict[int, Any]) -> str:
         name = str(request["method"])
         if name not in target.__remote_methods__:
             raise AttributeError(name)
-        args = [wire.from_plain(a) for a in request.get("args", [])]
-        kwargs = {k: wire.from_plain(v) for k, v in request.get("kwargs", {}).items()}
+        args = [grader_objects(wire.from_plain(a), proxies) for a in request.get("args", [])]
+        kwargs = {
+            k: grader_objects(wire.from_plain(v), proxies)
+            for k, v in request.get("kwargs", {}).items()
+        }
         result = getattr(target, name)(*args, **kwargs)
         return wire.dumps({"ok": encode_args(result, proxies)})
     except Exception as exc:  # the grader-side object's own error, passed on as data
@@ -312,7 +374,7 @@ def run_check(check: Check, learner: Learner) -> Result:
     except AnswerProblem as exc:
         return Result(check, False, str(exc))  # about the learner's answer, not the check
     except LearnerRaised as exc:
-        return Result(check, False, f"your code raised {exc.type.removeprefix('builtins.')}")
+        return Result(check, False, f"your code raised {exc.shown_type}")
     except AssertionError as exc:
         return Result(check, False, "" if check.hidden else str(exc)[:500])
     except Exception as exc:  # e.g. comparing a None answer with a number

@@ -108,20 +108,34 @@ class SandboxedExecute(Execute):
         return super().process_message(msg, cell, cell_index)
 
     def run_grader_checks(self) -> None:
-        """Each test cell's checks, run here against the learner's kernel (see module doc)."""
+        """Each test cell's checks, run here against the learner's kernel (see module doc).
+
+        Every visible check of the notebook runs before the first hidden one. A visible
+        check's message may quote what the learner's code returned; run first, that code has
+        not yet seen any hidden input, so no message can carry one out. Hidden checks report
+        their title and a verdict only.
+        """
         bridge = getattr(self.km, "_bridge", None)
         if bridge is not None:
             bridge.close()  # the learner's code reaches no network while it is checked
         learner = KernelLearner(self.kc, self.km)
-        for cell in self._test_cells:
-            grade_id = cell.metadata.nbgrader.get("grade_id", "")
+        cells = [
+            (cell, self._checks.for_cell(cell.metadata.nbgrader.get("grade_id", "")))
+            for cell in self._test_cells
+        ]
+        results: dict[int, checks_api.Result] = {}
+        for hidden in (False, True):
+            for _, found in cells:
+                for check in found:
+                    if check.hidden is hidden:
+                        if self._dead_reason:
+                            learner.gone = self._dead_reason
+                        results[id(check)] = checks_api.run_check(check, learner)
+        for cell, found in cells:
             points = float(cell.metadata.nbgrader.get("points", 0))
-            found = self._checks.for_cell(grade_id)
-            if self._dead_reason:
-                learner.gone = self._dead_reason
-            results = [checks_api.run_check(c, learner) for c in found]
-            earned = checks_api.score(results, points)
-            lines = [r.line() for r in results] or ["[FAIL] no checks are defined for this cell"]
+            mine = [results[id(c)] for c in found]
+            earned = checks_api.score(mine, points)
+            lines = [r.line() for r in mine] or ["[FAIL] no checks are defined for this cell"]
             lines.append(f"{earned:g} of {points:g} points")
             cell.outputs = [
                 new_output("stream", name="stdout", text="\n".join(lines) + "\n"),
@@ -155,6 +169,16 @@ class SandboxedExecute(Execute):
                     "the cell's output did not finish in time (output flood or broken kernel)"
                 )
             )
+        except Exception as exc:  # noqa: BLE001 - the kernel's messages are the learner's to forge
+            # A kernel whose messages cannot be read (a patched serializer, forged headers) has
+            # left the protocol: stop it, and grade the rest of the notebook as not run.
+            self._dead_reason = (
+                f"the kernel sent messages the grader cannot read ({type(exc).__name__}); "
+                "it was stopped"
+            )
+            self.km.sandbox_event = self._dead_reason
+            self.km.signal_sandbox(signal.SIGKILL)
+            cell.outputs.append(limit_error(self._dead_reason))
         return cell, self.resources
 
     def output(

@@ -10,13 +10,22 @@ ClearHiddenTests, RedactHiddenTests rewrites the outputs:
   and its (visible) line; a failing hidden test shows "a hidden test failed" and the error's type,
   never its message, line or traceback; other output of the cell is dropped;
 - in every other cell, any line of hidden-test source found in an output is replaced.
+
+Then EscapeLearnerContent makes every string the learner controls inert: the learner's markdown
+and raw cells (answers, added cells) are shown as plain text; outputs keep only plain text, PNG
+and JPEG images, and HTML cleaned by bleach (tables, emphasis, links to http(s) only); output
+metadata (nbconvert writes image sizes into unquoted attributes) and any other mime type
+(JavaScript, SVG, LaTeX, widget views, markdown) are dropped. A feedback page therefore runs no
+script and loads nothing a learner wrote, whatever the kernel sent.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
+import bleach
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
@@ -114,17 +123,99 @@ class RedactHiddenTests(NbGraderPreprocessor):
         return nb, resources
 
 
-# The steps of nbgrader's generate_feedback, with the redaction before ClearHiddenTests.
+#: Output data a feedback page shows as it is (text is escaped by the template; images are
+#: base64 data, never markup).
+KEPT_AS_IS = ("text/plain", "image/png", "image/jpeg")
+#: HTML outputs (pandas tables, styled text) kept after bleach removes everything else.
+HTML_TAGS = sorted(
+    set(bleach.ALLOWED_TAGS)
+    | {"table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption", "div", "span", "p"}
+    | {"br", "pre", "h1", "h2", "h3", "h4", "sub", "sup", "hr"}
+)
+HTML_ATTRIBUTES = {"a": ["href", "title"], "th": ["colspan", "rowspan"], "td": ["colspan"]}
+STREAMS = ("stdout", "stderr")
+
+
+def trusted(cell: NotebookNode) -> bool:
+    """A cell the instructor wrote: locked in the release and not an answer."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("locked")) and not meta.get("solution")
+
+
+def as_plain_text(text: str) -> str:
+    """Markdown that shows ``text`` verbatim: a fence longer than any backtick run inside."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def clean_output(output: NotebookNode) -> NotebookNode | None:
+    """One output with nothing left that a browser would run or load (None: drop it)."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        name = output.get("name") if output.get("name") in STREAMS else "stdout"
+        return new_output("stream", name=name, text=str(output.get("text", "")))
+    if kind == "error":
+        return new_output(
+            "error",
+            ename=str(output.get("ename", "")),
+            evalue=str(output.get("evalue", "")),
+            traceback=[str(t) for t in output.get("traceback", [])],
+        )
+    if kind not in ("display_data", "execute_result"):
+        return None
+    data = {}
+    for mime, value in output.get("data", {}).items():
+        text = "".join(value) if isinstance(value, list) else value
+        if not isinstance(text, str):
+            continue
+        if mime in KEPT_AS_IS:
+            data[mime] = text
+        elif mime == "text/html":
+            data[mime] = bleach.clean(text, tags=HTML_TAGS, attributes=HTML_ATTRIBUTES)
+    if not data:
+        return None
+    if kind == "execute_result":
+        count = output.get("execution_count")
+        return new_output(kind, data=data, execution_count=count if type(count) is int else None)
+    return new_output(kind, data=data)
+
+
+class EscapeLearnerContent(NbGraderPreprocessor):
+    """Make every learner-controlled string in a feedback page inert (see module doc)."""
+
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: Any, index: int
+    ) -> tuple[NotebookNode, Any]:
+        if cell.cell_type in ("markdown", "raw") and not trusted(cell):
+            cell.source = as_plain_text(cell.source)
+            cell.cell_type = "markdown"
+            cell.pop("attachments", None)
+            cell.metadata.pop("format", None)
+            cell.metadata.pop("raw_mimetype", None)
+        elif cell.cell_type == "code":
+            outputs = [clean_output(o) for o in cell.get("outputs", [])]
+            cell.outputs = [o for o in outputs if o is not None]
+        return cell, resources
+
+
+# The steps of nbgrader's generate_feedback, with the redaction before ClearHiddenTests and
+# the learner's content made inert last.
 FEEDBACK_STEPS = [
     "nbgrader.preprocessors.GetGrades",
     "servelab.grading.feedback.RedactHiddenTests",
     "nbgrader.preprocessors.ClearHiddenTests",
+    "servelab.grading.feedback.EscapeLearnerContent",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
 
 def generate_feedback(course: Any, lab: str, students: list[str] | None = None) -> dict:
-    """Write feedback/<student>/<lab>/*.html for every autograded submission of ``lab``."""
+    """Write feedback/<student>/<lab>/*.html for every autograded submission of ``lab``.
+
+    Each student is a separate nbgrader run, so a page that fails to render (whatever its
+    notebook holds) fails that student alone; the result says which.
+    """
     from nbgrader.converters import GenerateFeedback
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.utils import capture_log
@@ -140,8 +231,11 @@ def generate_feedback(course: Any, lab: str, students: list[str] | None = None) 
             }
         )
     )
+    if students is None:  # one nbgrader call per student: one broken page spoils no other
+        graded = Path(course.autograded)
+        students = sorted(p.parent.name for p in graded.glob(f"*/{lab}") if p.is_dir())
     results = {}
-    for student in students or ["*"]:
+    for student in students:
         config.CourseDirectory.student_id = student
         app = GenerateFeedback(coursedir=CourseDirectory(config=config), config=config)
         app.force = True

@@ -11,11 +11,14 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import time
 from pathlib import Path
 
 #: Host places anyone may write to on a usual Linux; searched a few levels deep.
 SCANNED = ("/tmp", "/var/tmp", "/dev/shm", "/run", "/var/lock", "/dev/mqueue", "/var/crash")
 MAX_DEPTH = 4
+#: Seconds a just-ended kernel's processes get to be reaped before they count as strays.
+REAP_GRACE_S = 1.0
 
 
 def sandbox_owned(uid: int, base: int, slots: int) -> bool:
@@ -63,19 +66,53 @@ def stray_processes(base: int, slots: int) -> list[int]:
     return sorted(pids)
 
 
-def sweep(base: int, slots: int) -> list[str]:
-    """Kill stray processes and remove stray files of the sandbox uids; what was found."""
-    report = []
-    for pid in stray_processes(base, slots):
-        try:
-            os.kill(pid, signal.SIGKILL)
-            report.append(f"process {pid} of a sandbox uid (killed)")
-        except ProcessLookupError:
-            pass
-    for path in stray_files(base, slots):
-        report.append(f"{path} (removed)")
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-    return report
+def sweep(base: int, slots: int, roots: tuple[str, ...] = SCANNED) -> list[str]:
+    """Kill stray processes and remove stray files of the IDLE sandbox uids; what was found.
+
+    Only a uid whose lease this sweep can take is idle: the others belong to sandboxes that are
+    running now (this run's or another course's) and are left alone. A kernel that has just
+    ended may take a moment to be reaped, so processes are looked for twice.
+    """
+    from servelab.grading.sandbox import try_lease
+
+    held = {}
+    try:
+        for slot in range(slots):
+            fd = try_lease(slot)
+            if fd is not None:
+                held[base + slot] = fd
+        idle = set(held)
+        pids = [p for p in stray_processes(base, slots) if _uid_of(p) in idle]
+        if pids:
+            time.sleep(REAP_GRACE_S)
+            pids = [p for p in stray_processes(base, slots) if _uid_of(p) in idle]
+        report = []
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                report.append(f"process {pid} of a sandbox uid (killed)")
+            except ProcessLookupError:
+                pass
+        for path in stray_files(base, slots, roots):
+            try:
+                owner = path.lstat().st_uid
+            except OSError:
+                continue
+            if owner not in idle:
+                continue
+            report.append(f"{path} (removed)")
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        return report
+    finally:
+        for fd in held.values():
+            os.close(fd)
+
+
+def _uid_of(pid: int) -> int | None:
+    try:
+        return Path(f"/proc/{pid}").stat().st_uid
+    except OSError:
+        return None

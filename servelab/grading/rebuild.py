@@ -50,24 +50,39 @@ def _source(cell: Any) -> str:
     return raw if isinstance(raw, str) else ""
 
 
-def read_cells(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """The submission's cells, read leniently (never raises): (cells, problems)."""
+def read_cells(path: Path, release: NotebookNode | None = None) -> tuple[list[dict], list[str]]:
+    """The submission's cells, read leniently (never raises): (cells, problems).
+
+    Changes to what the release fixes for the whole notebook (its format version, the kernel
+    it runs in) are problems too: they are ignored, and reported.
+    """
     try:
         data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         return [], [f"the notebook could not be read ({type(exc).__name__}); graded as untouched"]
     cells = data.get("cells") if isinstance(data, dict) else None
     if not isinstance(cells, list):
         return [], ["the notebook has no list of cells; graded as untouched"]
-    return [c for c in cells if isinstance(c, dict)], []
+    problems = []
+    if release is not None:
+        meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        spec = meta.get("kernelspec") if isinstance(meta.get("kernelspec"), dict) else {}
+        if spec.get("name") != release.metadata.get("kernelspec", {}).get("name"):
+            problems.append(f"the kernel was changed to {str(spec.get('name'))[:40]!r}; ignored")
+        if (data.get("nbformat"), data.get("nbformat_minor")) != (
+            release.nbformat,
+            release.nbformat_minor,
+        ):
+            problems.append("the notebook format version was changed; ignored")
+    return [c for c in cells if isinstance(c, dict)], problems
 
 
 def rebuild(release: NotebookNode, submitted: Path) -> Rebuilt:
     """The release with the learner's answers (and added cells) put in; see the module doc."""
-    cells, tampering = read_cells(submitted)
+    cells, tampering = read_cells(submitted, release)
     release_ids = {_nbgrader(c).get("grade_id") for c in release.cells} - {None}
     answer_ids = {_nbgrader(c)["grade_id"] for c in release.cells if _nbgrader(c).get("solution")}
-    release_sources = {_nbgrader(c).get("grade_id"): _source(c) for c in release.cells}
+    release_cells = {_nbgrader(c).get("grade_id"): c for c in release.cells}
     answers: dict[str, dict[str, Any]] = {}
     added_after: dict[str | None, list[dict[str, Any]]] = {}
     anchor: str | None = None
@@ -82,8 +97,8 @@ def rebuild(release: NotebookNode, submitted: Path) -> Rebuilt:
                     tampering.append(f"answer cell {grade_id!r} appears twice; the first is used")
                 else:
                     answers[grade_id] = cell
-            elif _source(cell) != release_sources.get(grade_id):
-                tampering.append(f"locked cell {grade_id!r} was edited; the release's is used")
+            else:
+                tampering += _locked_changes(cell, release_cells[grade_id])
             continue
         if _nbgrader(cell):
             what = "grade" if _nbgrader(cell).get("grade") else "nbgrader"
@@ -146,6 +161,25 @@ def rebuild(release: NotebookNode, submitted: Path) -> Rebuilt:
         )
     out.cells = new_cells
     return Rebuilt(out, sorted(set(tampering), key=tampering.index), found)
+
+
+#: nbgrader's metadata of a cell that decides how it is graded.
+GRADING_KEYS = ("grade", "solution", "locked", "points", "task", "schema_version", "checksum")
+
+
+def _locked_changes(mine: dict[str, Any], released: Any) -> list[str]:
+    """What the learner changed in a locked or test cell (each is ignored: the release's wins)."""
+    grade_id = _nbgrader(released).get("grade_id")
+    found = []
+    if _source(mine) != _source(released):
+        found.append(f"locked cell {grade_id!r} was edited; the release's is used")
+    if mine.get("cell_type") != released.get("cell_type"):
+        found.append(f"locked cell {grade_id!r}: cell type was edited; the release's is used")
+    theirs, ours = _nbgrader(mine), _nbgrader(released)
+    changed = [k for k in GRADING_KEYS if theirs.get(k) != ours.get(k)]
+    if changed:
+        found.append(f"locked cell {grade_id!r}: nbgrader {', '.join(changed)} edited; ignored")
+    return found
 
 
 def _plain(cell: dict[str, Any]) -> NotebookNode:

@@ -22,6 +22,8 @@ from jupyter_client.utils import run_sync
 from servelab.grading import agent, wire
 from servelab.grading.checks import Learner, answer_rpc, encode_args
 
+#: What a kernel's reply may hold (servelab/grading/agent.py's ``run_job``).
+REPLY_KEYS = ("ok", "handle", "raised", "missing", "not_plain", "interrupted")
 AGENT_LINE = '__import__("servelab.grading.agent").grading.agent.serve()'
 #: Seconds one call of the learner's code may take (a lab's function runs in milliseconds on
 #: recorded data; a check that drives a slow live path sets its own).
@@ -46,13 +48,13 @@ class KernelLearner(Learner):
 
     def _run(self, job: dict[str, Any]) -> dict[str, Any]:
         if self.gone:
-            return {"error": f"not checked: {self.gone}"}
+            return {"grader": f"not checked: {self.gone}"}
         encoded = {k: encode_args(v, self._proxies) for k, v in job.items()}
         try:
             return run_sync(self._exchange)(wire.dumps(encoded))
         except KernelGone as exc:
             self.gone = str(exc)
-            return {"error": f"not checked: {exc}"}
+            return {"grader": f"not checked: {exc}"}
 
     async def _exchange(self, job_text: str) -> Any:
         kc = self._kc
@@ -74,12 +76,17 @@ class KernelLearner(Learner):
             if remaining <= 0 or printed > CHECK_OUTPUT_BYTES:
                 await self._interrupt(msg_id)
                 why = "printed too much" if printed > CHECK_OUTPUT_BYTES else "did not answer"
-                return {"error": f"your code {why} within {self._call_seconds:.0f} s"}
+                return {"grader": f"your code {why} within {self._call_seconds:.0f} s"}
             events = dict(await poller.poll(timeout=int(min(remaining, 1.0) * 1000)))
             if not events and not await self._alive():
                 raise KernelGone(self._why_dead())
             for socket in events:
-                msg = await channels[socket].get_msg(timeout=0)
+                try:
+                    msg = await channels[socket].get_msg(timeout=0)
+                except Exception as exc:  # noqa: BLE001 - a forged message: the kernel is lost
+                    raise KernelGone(
+                        f"the kernel sent a message the grader cannot read ({type(exc).__name__})"
+                    ) from None
                 if msg.get("parent_header", {}).get("msg_id") != msg_id:
                     continue  # left over from an earlier call that was cut short
                 kind = msg["msg_type"]
@@ -93,7 +100,7 @@ class KernelLearner(Learner):
                 elif socket is kc.iopub_channel.socket:
                     printed += len(str(msg.get("content", "")))
             if replied and result is None:
-                return {"error": "the notebook gave no answer"}
+                return {"grader": "the notebook gave no answer"}
         return result
 
     def _answer(self, prompt: str, job_text: str) -> tuple[str, Any]:
@@ -104,9 +111,13 @@ class KernelLearner(Learner):
             return answer_rpc(prompt, self._proxies), None
         if prompt.startswith(agent.PROMPT_DONE):
             try:
-                return "", wire.loads(prompt[len(agent.PROMPT_DONE) :])
-            except (ValueError, wire.NotPlainData) as exc:
-                return "", {"error": f"unreadable answer ({type(exc).__name__})"}
+                reply = wire.loads(prompt[len(agent.PROMPT_DONE) :])
+            except Exception:  # noqa: BLE001 - any text at all may come from the kernel
+                return "", {"grader": "the notebook's answer could not be read"}
+            if type(reply) is not dict:
+                return "", {"grader": "the notebook's answer could not be read"}
+            # only the agent's keys: a kernel cannot pass a message off as the grader's
+            return "", {k: v for k, v in reply.items() if k in REPLY_KEYS}
         return "", None  # the learner's own input(): answered with nothing
 
     async def _alive(self) -> bool:

@@ -76,24 +76,40 @@ def check_available() -> None:
             raise SandboxUnavailable(f"`{tool}` (util-linux) is not installed")
 
 
+def lease_dir() -> Path:
+    """Where the uid leases live (one lock file per slot), private to the grader's uid."""
+    lock_dir = Path(tempfile.gettempdir()) / f"servelab-sandbox-uids-{os.getuid()}"
+    lock_dir.mkdir(mode=0o700, exist_ok=True)
+    if lock_dir.stat().st_uid != os.getuid() or lock_dir.is_symlink():
+        raise SandboxUnavailable(f"{lock_dir} belongs to someone else")
+    return lock_dir
+
+
+def try_lease(slot: int) -> int | None:
+    """Hold slot ``slot``'s lock if no one does (a file descriptor), else None."""
+    fd = os.open(lease_dir() / str(slot), os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 class UidLease:
-    """One sandbox uid, held (by a file lock) for as long as one kernel runs."""
+    """One sandbox uid, held (by a file lock) for as long as one kernel runs.
+
+    Every grading run on the host (any course, any instructor) takes its uids here, so two
+    kernels never share a uid, and a uid nobody holds has no sandbox running as it.
+    """
 
     def __init__(self) -> None:
-        lock_dir = Path(tempfile.gettempdir()) / f"servelab-sandbox-uids-{os.getuid()}"
-        lock_dir.mkdir(mode=0o700, exist_ok=True)
-        if lock_dir.stat().st_uid != os.getuid() or lock_dir.is_symlink():
-            raise SandboxUnavailable(f"{lock_dir} belongs to someone else")
         for slot in range(UID_SLOTS):
-            fd = os.open(lock_dir / str(slot), os.O_CREAT | os.O_RDWR, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            self.uid = UID_BASE + slot
-            self._fd: int | None = fd
-            return
+            fd = try_lease(slot)
+            if fd is not None:
+                self.uid = UID_BASE + slot
+                self._fd: int | None = fd
+                return
         raise SandboxUnavailable(f"all {UID_SLOTS} sandbox uids are in use")
 
     def release(self) -> None:

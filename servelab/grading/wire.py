@@ -8,12 +8,17 @@ message saying why, because such an object can compare equal to anything.
 Plain data is: ``None``, ``bool``, ``int``, ``float``, ``str``, and ``list`` / ``tuple`` / ``dict``
 (string keys) of plain data, each of exactly that type. Tagged forms carry what labs use:
 
-- a pandas DataFrame: ``{"__dataframe__": {"columns": [...], "records": [...]}}``;
+- a pandas DataFrame: ``{"__dataframe__": {"columns": [...], "records": [...]}}``, plus
+  ``"index"`` and ``"index_names"`` when its index is not the default 0..n-1 (a table indexed
+  by ``concurrency`` or ``request_id`` keeps that index; an index that is not plain is dropped);
 - a pandas Series, index kept: ``{"__series__": {"name": ..., "index": [...], "values": [...]}}``;
 - a frozen value object of the course's own packages (``servelab_base.catalog.Price``, a lab's
   dataclass or NamedTuple): ``{"__value__": {"type": "module.Class", "fields": {...}}}``,
   rebuilt only from a ``servelab`` / ``servelab_base`` / ``reference_stack`` module;
-- a numpy array or scalar, as lists and numbers.
+- a numpy array or scalar, as lists and numbers;
+- a ``datetime.date``: ``{"__date__": "2025-11-13"}``; a ``set`` / ``frozenset`` of str, int,
+  float, bool or None: ``{"__set__": [...]}``, rebuilt as a ``set`` (lab 02's offers carry
+  dates, and its functions take a set of jurisdictions).
 
 Exact types only: ``type(x) is float``, never ``isinstance``.
 """
@@ -32,6 +37,9 @@ DATAFRAME = "__dataframe__"
 SERIES = "__series__"
 VALUE = "__value__"
 PROXY = "__proxy__"
+DATE = "__date__"
+SET = "__set__"
+SET_ITEMS = (str, int, float, bool, type(None))
 #: Packages whose dataclasses and NamedTuples may cross as value objects (the course's own).
 VALUE_PACKAGES = ("servelab", "servelab_base", "reference_stack")
 
@@ -63,6 +71,12 @@ def to_plain(value: Any, depth: int = 0) -> Any:
                 raise NotPlainData(f"a dict key of type {_type_name(key)} (keys must be str)")
             out[key] = to_plain(item, depth + 1)
         return out
+    if kind in (set, frozenset):
+        if any(type(v) not in SET_ITEMS for v in value):
+            raise NotPlainData("a set of something other than str, int, float, bool or None")
+        return {SET: sorted((to_plain(v, depth + 1) for v in value), key=repr)}
+    if kind.__module__ == "datetime" and kind.__qualname__ == "date":
+        return {DATE: value.isoformat()}
     module = kind.__module__.split(".")[0]
     if module == "numpy":
         import numpy as np
@@ -78,7 +92,8 @@ def to_plain(value: Any, depth: int = 0) -> Any:
             columns = [str(c) for c in value.columns]
             frame = value.astype(object).where(value.notna(), None)
             records = [dict(zip(columns, row, strict=True)) for row in frame.values.tolist()]
-            return {DATAFRAME: {"columns": columns, "records": to_plain(records, depth + 1)}}
+            table = {"columns": columns, "records": to_plain(records, depth + 1)}
+            return {DATAFRAME: table | _index_of(value, depth)}
         if kind is pd.Series:
             values = value.astype(object).where(value.notna(), None).tolist()
             name = value.name if value.name is None or type(value.name) in (int, str) else None
@@ -102,6 +117,21 @@ def to_plain(value: Any, depth: int = 0) -> Any:
         f"a {_type_name(value)} is not plain data: return None, bool, int, float, str, or a "
         "list / tuple / dict of them (a numpy value or a pandas DataFrame also works)"
     )
+
+
+def _index_of(frame: Any, depth: int) -> dict[str, Any]:
+    """A DataFrame's index as plain data; nothing for the default 0..n-1 (or a non-plain one)."""
+    import pandas as pd
+
+    index = frame.index
+    default = pd.RangeIndex(len(frame))
+    if type(index) is pd.RangeIndex and index.equals(default) and index.name is None:
+        return {}
+    names = [n if n is None or type(n) in (int, str) else str(n) for n in index.names]
+    try:
+        return {"index": to_plain(list(index), depth + 1), "index_names": names}
+    except NotPlainData:
+        return {}
 
 
 def _value_fields(value: Any) -> dict[str, Any] | None:
@@ -148,11 +178,28 @@ def from_plain(value: Any) -> Any:
     if type(value) is dict:
         if set(value) == {"__float__"}:
             return float(value["__float__"])
+        if set(value) == {DATE}:
+            import datetime
+
+            return datetime.date.fromisoformat(str(value[DATE]))
+        if set(value) == {SET} and type(value[SET]) is list:
+            items = [from_plain(v) for v in value[SET]]
+            if any(type(v) not in SET_ITEMS for v in items):
+                raise NotPlainData("a set of something other than str, int, float, bool or None")
+            return set(items)
         if set(value) == {DATAFRAME}:
             import pandas as pd
 
             table = value[DATAFRAME]
-            return pd.DataFrame(from_plain(table["records"]), columns=table["columns"])
+            frame = pd.DataFrame(from_plain(table["records"]), columns=table["columns"])
+            if "index" in table:
+                names = list(table.get("index_names") or [None])
+                index = from_plain(table["index"])
+                if len(names) > 1:
+                    frame.index = pd.MultiIndex.from_tuples([tuple(i) for i in index], names=names)
+                else:
+                    frame.index = pd.Index(index, name=names[0], dtype=None if index else object)
+            return frame
         if set(value) == {SERIES}:
             import pandas as pd
 
@@ -183,4 +230,22 @@ def loads(text: str) -> Any:
     """Decode what came from a kernel: JSON of bounded size, nothing else."""
     if type(text) is not str or len(text) > MAX_RESULT_CHARS:
         raise NotPlainData(f"a reply of more than {MAX_RESULT_CHARS} characters")
-    return json.loads(text)
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise NotPlainData(f"nested deeper than {MAX_DEPTH} levels") from None
+    _check_depth(value)
+    return value
+
+
+def _check_depth(value: Any) -> None:
+    """Refuse data nested deeper than MAX_DEPTH (without recursing: the input is hostile)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise NotPlainData(f"nested deeper than {MAX_DEPTH} levels")
+        if type(item) is list:
+            stack.extend((v, depth + 1) for v in item)
+        elif type(item) is dict:
+            stack.extend((v, depth + 1) for v in item.values())

@@ -7,7 +7,15 @@ right answer after it, so ``add`` scores only if the misbehaviour *succeeded* (t
 through), and ``mul`` shows whether the rest of the notebook was graded normally.
 
 The hidden tests carry a marker made at run time (never written in this repository), so a search
-of the sandbox's whole file system for it finds only what the sandbox failed to hide.
+of the sandbox's whole file system for it finds only what the sandbox failed to hide. A second
+run-time secret, the INPUT marker, is a hidden check's *input*: it must reach the learner's
+``mul`` (that is what a hidden input is for) but never leave the sandbox.
+
+Two kinds of hostile submission live here:
+
+- ``<name>.py`` (every script but this file and ``notebook_tampering.py``): the answer of the
+  ``add`` cell, optionally with ``<name>.reflection.md`` as the reflection answer;
+- ``notebook_tampering.py``: edits of the submitted notebook's JSON, one submission each.
 """
 
 from __future__ import annotations
@@ -21,7 +29,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 LAB = "hostile_lab"
 HERE = Path(__file__).resolve().parent
-HOSTILE = sorted(p.stem for p in HERE.glob("*.py") if p.stem != "fixture_course")
+NOT_ANSWERS = {"fixture_course", "notebook_tampering", "decode"}
+HOSTILE = sorted(p.stem for p in HERE.glob("*.py") if p.stem not in NOT_ANSWERS)
 ADD_POINTS, MUL_POINTS = 2.0, 1.0
 REPO_CONFIG = HERE.parent.parent / "grading"
 
@@ -50,7 +59,7 @@ def _meta(
 CHECK_CELL = 'from servelab.grading.checks import run_checks\n\nrun_checks("{cell}")'
 
 
-def instructor_checks(marker: str) -> str:
+def instructor_checks(marker: str, input_marker: str = "INPUT") -> str:
     """The lab's checks: one visible and some hidden per question; hidden ones carry ``marker``.
 
     The marker sits in the hidden checks' code and messages, never in their titles, so any
@@ -64,7 +73,8 @@ checks = Checks()
 @checks.visible("test_add")
 def add_small_numbers(learner):
     "add(1, 2) is 3"
-    assert learner.add(1, 2) == 3, "add(1, 2) should be 3"
+    got = learner.add(1, 2)
+    assert got == 3, f"add(1, 2) should be 3, got {{got!r}}"
 
 
 @checks.visible("test_mul")
@@ -90,6 +100,13 @@ def add_tens(learner):
 def mul_by_zero(learner):
     "multiplies by zero"
     assert learner.mul(0, 5) == 0, "{marker} mul by zero"
+
+
+@checks.hidden("test_mul")
+def mul_repeats_a_string(learner):
+    "repeats a string"
+    got = learner.mul("{input_marker}", 1)
+    assert got == "{input_marker}", "{marker} mul of a string"
 # END HIDDEN CHECKS
 '''
 
@@ -98,6 +115,11 @@ def source_notebook(marker: str) -> nbformat.NotebookNode:
     """The instructor's notebook of the lab (solutions, visible and hidden tests)."""
     cells = [
         new_markdown_cell("# Hostile lab\nTwo functions and a reflection.", id="intro"),
+        new_code_cell(
+            "OFFSET = 0  # a locked helper cell",
+            id="helper",
+            metadata=_meta("helper", locked=True),
+        ),
         new_code_cell(
             "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
             id="add",
@@ -153,7 +175,7 @@ def restore_env(old: dict[str, str | None]) -> None:
             os.environ[key] = value
 
 
-def build_course(root: Path, marker: str):
+def build_course(root: Path, marker: str, input_marker: str = "INPUT"):
     """Write solutions/, generate labs/ and the gradebook with nbgrader (in this process)."""
     from nbgrader.converters import GenerateAssignment
     from nbgrader.coursedir import CourseDirectory
@@ -167,7 +189,9 @@ def build_course(root: Path, marker: str):
     (root / "labs").mkdir()
     (root / "grading").mkdir(mode=0o700)
     nbformat.write(source_notebook(marker), root / "solutions" / LAB / f"{LAB}.ipynb")
-    (root / "solutions" / LAB / "instructor_checks.py").write_text(instructor_checks(marker))
+    (root / "solutions" / LAB / "instructor_checks.py").write_text(
+        instructor_checks(marker, input_marker)
+    )
     course = Course.load(REPO_CONFIG)
     config = Config(course.config)
     config.CourseDirectory.assignment_id = LAB
@@ -203,10 +227,17 @@ PARTIAL = {
 
 def hostile_answers(name: str, placeholders: dict[str, str]) -> dict[str, str]:
     """The answers of the hostile submission ``name``: its script as ``add``, a right ``mul``."""
-    code = (HERE / f"{name}.py").read_text()
-    for key, value in placeholders.items():
-        code = code.replace("{" + key + "}", value)
-    return {**GOOD, "add": code}
+
+    def fill(text: str) -> str:
+        for key, value in placeholders.items():
+            text = text.replace("{" + key + "}", value)
+        return text
+
+    answers = {**GOOD, "add": fill((HERE / f"{name}.py").read_text())}
+    reflection = HERE / f"{name}.reflection.md"
+    if reflection.exists():
+        answers["reflection"] = fill(reflection.read_text())
+    return answers
 
 
 def submit(course, student: str, answers: dict[str, str]) -> Path:
@@ -220,3 +251,15 @@ def submit(course, student: str, answers: dict[str, str]) -> Path:
 
 def notebook_json(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+def submit_tampered(course, student: str, tamper) -> Path:
+    """A right submission whose notebook JSON ``tamper`` (dict -> dict or str) then edits."""
+    folder = course.submitted / student / LAB
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = json.loads(nbformat.writes(submission(course, GOOD)))
+    edited = tamper(nb)
+    text = edited if isinstance(edited, str) else json.dumps(edited, indent=1)
+    (folder / f"{LAB}.ipynb").write_text(text)
+    (folder / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC")
+    return folder

@@ -2,4 +2,5 @@
 import json
 
 source = json.load(open("{SOLUTIONS}/hostile_lab/hostile_lab.ipynb"))
-exec("".join(source["cells"][1]["source"]))
+cell = next(c for c in source["cells"] if c.get("id") == "add")
+exec("".join(cell["source"]))

@@ -1,46 +1,26 @@
 """Sandboxed, parallel autograde against hostile submissions (tests/hostile/), then feedback/export.
 
-One module-scoped run grades the whole class at once with 2 jobs: two good learners, one partly
-wrong, and one learner per hostile script. Each test then checks one promise of
-docs/instructor.md: the run finishes, the gradebook is intact, the others' grades are unchanged,
-and each offender scores zero on the question it misbehaved in (and, where its kernel survived,
-full marks on the other).
+The class is graded once (conftest.py): two good learners, one partly wrong, one learner per
+hostile script and per tampered notebook, 2 jobs at a time. Each test here checks one promise
+of docs/instructor.md about the sandbox: the run finishes, the gradebook is intact, the others'
+grades are unchanged, and each offender scores zero on the question it misbehaved in (and,
+where its kernel survived, full marks on the other). test_grading_attacks.py covers the attack
+classes on the verdict, the feedback and the host.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import socket
 import sqlite3
 import subprocess
 import sys
-import threading
-import uuid
-from pathlib import Path
 
 import pytest
+from conftest import GOOD, feedback_page, graded_notebook, grades, sha
 from hostile import fixture_course as fc
-
-from servelab.grading.sandbox import SandboxUnavailable, check_available
-
-try:
-    check_available()
-except SandboxUnavailable as exc:  # not root / no util-linux: the sandbox cannot be built
-    pytest.skip(f"grading sandbox unavailable: {exc}", allow_module_level=True)
+from hostile import notebook_tampering
 
 pytestmark = pytest.mark.slow
 
-GOOD = ["good_one", "good_two"]
-# Small limits so the hostile run stays short; the defaults are in servelab/grading/limits.py.
-TEST_LIMITS = {
-    "wall_seconds": 45,
-    "memory_bytes": 2**30,
-    "output_interrupt_bytes": 4 * 2**20,
-    "output_kill_bytes": 16 * 2**20,
-    "scratch_bytes": 32 * 2**20,
-}
-CELL_TIMEOUT = 15  # generous: on a loaded 2-core runner a nice-10 kernel gets little CPU
 # What stops each hostile answer (the error its ``add`` cell ends with) - the layer that worked.
 EXPECTED_ERROR = {
     "infinite_loop": {"CellTimeoutError", "KeyboardInterrupt"},
@@ -65,101 +45,9 @@ KERNEL_KILLED = {"stubborn_loop"}
 KERNEL_MAY_DIE = {"fork_bomb"}
 
 
-class Listener:
-    """A loopback TCP server of the test: records connections, echoes one line back."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.received: list[bytes] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                data = conn.recv(100)
-                self.received.append(data)
-                conn.sendall(data)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def sha(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    from servelab.grading.autograde import SandboxOptions, autograde
-
-    root = tmp_path_factory.mktemp("course")
-    old_env = fc.set_course_env(root)
-    forbidden, allowed = Listener(), Listener()
-    marker = "HIDDEN" + uuid.uuid4().hex  # only the hidden tests carry it
-    try:
-        course = fc.build_course(root, marker)
-        placeholders = {
-            "SOLUTIONS": str(course.source),
-            "GRADEBOOK": str(course.db_path),
-            "COURSE_ROOT": str(course.root),
-            "SUBMITTED": str(course.submitted),
-            "AUTOGRADED": str(course.autograded),
-            "MARKER": marker,
-            "FORBIDDEN_PORT": str(forbidden.port),
-            "ALLOWED_PORT": str(allowed.port),
-        }
-        for student in GOOD:
-            fc.submit(course, student, fc.GOOD)
-        fc.submit(course, "partial", fc.PARTIAL)
-        for name in fc.HOSTILE:
-            fc.submit(course, name, fc.hostile_answers(name, placeholders))
-        before = {s: sha(course.submitted / s) for s in GOOD}
-        options = SandboxOptions(
-            allowed_ports=(allowed.port,), limit_overrides=TEST_LIMITS, cell_timeout=CELL_TIMEOUT
-        )
-        results = {r.student: r for r in autograde(course, fc.LAB, jobs=2, sandbox=options)}
-        yield {
-            "course": course,
-            "results": results,
-            "before": before,
-            "marker": marker,
-            "forbidden": forbidden,
-            "allowed": allowed,
-            "placeholders": placeholders,
-            "options": options,
-        }
-    finally:
-        forbidden.close()
-        allowed.close()
-        fc.restore_env(old_env)
-
-
-def grades(course, student: str) -> dict[str, float | None]:
-    from nbgrader.api import Gradebook
-
-    with Gradebook(course.db_url, course.course_id) as gb:
-        nb = gb.find_submission_notebook(fc.LAB, fc.LAB, student)
-        return {g.name: g.auto_score for g in nb.grades}
-
-
-def add_cell_errors(course, student: str) -> set[str]:
-    nb = json.loads((course.autograded / student / fc.LAB / f"{fc.LAB}.ipynb").read_text())
-    cell = next(c for c in nb["cells"] if c.get("id") == "add")
-    return {o["ename"] for o in cell["outputs"] if o["output_type"] == "error"}
-
-
 def test_every_submission_is_graded(graded):
     results = graded["results"]
-    assert set(results) == {*GOOD, "partial", *fc.HOSTILE}
+    assert set(results) == {*GOOD, "partial", *fc.HOSTILE, *notebook_tampering.TAMPERS}
     failed = {s: r.error[-500:] for s, r in results.items() if not r.success}
     assert not failed
 
@@ -181,10 +69,6 @@ def test_offender_scores_zero_where_it_misbehaved(graded, name):
     if name not in KERNEL_MAY_DIE:
         assert scores["test_mul"] == (0.0 if name in KERNEL_KILLED else 1.0)
     assert add_cell_errors(course, name) & EXPECTED_ERROR[name], add_cell_errors(course, name)
-
-
-def test_every_hostile_script_is_covered():
-    assert set(fc.HOSTILE) == set(EXPECTED_ERROR) | {"network_allowed"}
 
 
 def test_network_reaches_only_allowed_ports(graded):
@@ -251,17 +135,14 @@ def test_regrading_updates_in_place_and_keeps_manual_scores(graded):
 
 
 def test_feedback_shows_scores_and_visible_failures_but_no_hidden_tests(graded):
-    from servelab.grading.feedback import generate_feedback
-
     course = graded["course"]
-    results = generate_feedback(course, fc.LAB)
-    assert all(r["success"] for r in results.values()), results
-    html = (course.feedback / "partial" / fc.LAB / f"{fc.LAB}.html").read_text()
+    assert all(r["success"] for r in graded["feedback"].values()), graded["feedback"]
+    html = feedback_page(course, "partial")
     # a failing hidden check shows its title only; a failing visible one its message too
     assert "[FAIL] (hidden) adds negative numbers" in html
     assert "mul(2, 3) should be 6" in html
-    for student in [*GOOD, "partial", *fc.HOSTILE]:
-        page = (course.feedback / student / fc.LAB / f"{fc.LAB}.html").read_text()
+    for student in graded["results"]:
+        page = feedback_page(course, student)
         if student != "read_hidden_tests":  # its own answer cell searches for the marker
             assert graded["marker"] not in page, student
         assert "add(-1, 1)" not in page and "mul(0, 5)" not in page, student
@@ -303,3 +184,9 @@ def test_cli_export(graded):
     )
     assert proc.returncode == 0, proc.stderr
     assert (out / "questions.csv").read_text().count("\n") == 1 + 3 * len(graded["results"])
+
+
+def add_cell_errors(course, student: str) -> set[str]:
+    nb = graded_notebook(course, student)
+    cell = next(c for c in nb["cells"] if c.get("id") == "add")
+    return {o["ename"] for o in cell["outputs"] if o["output_type"] == "error"}

@@ -47,6 +47,15 @@ def test_a_dataframe_crosses_as_records():
     assert back.b.tolist()[0] == "x" and back.b.isna().tolist() == [False, True]
 
 
+def test_a_dataframe_keeps_an_index_that_is_not_the_default():
+    table = pd.DataFrame({"concurrency": [4, 1], "n": [2, 3]}).set_index("concurrency")
+    back = wire.from_plain(wire.loads(wire.dumps(wire.to_plain(table))))
+    assert back.index.name == "concurrency" and list(back.index) == [4, 1]
+    assert back.loc[1, "n"] == 3
+    plain = wire.to_plain(pd.DataFrame({"a": [1, 2]}))
+    assert set(plain[wire.DATAFRAME]) == {"columns", "records"}  # 0..n-1 is not sent
+
+
 def checks_for_add() -> api.Checks:
     checks = api.Checks()
 

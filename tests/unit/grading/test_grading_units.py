@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import nbformat
 import pytest
@@ -193,3 +194,24 @@ def test_student_rows_sum_questions():
             "percent": 66.7,
         }
     ]
+
+
+def test_the_sweep_removes_what_idle_sandbox_uids_left_and_spares_running_ones(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give files to sandbox uids")
+    from servelab.grading import leftovers
+    from servelab.grading.sandbox import UID_BASE, UID_SLOTS, try_lease
+
+    slot = UID_SLOTS - 1
+    left = tmp_path / "left-behind"
+    left.write_text("x")
+    os.chown(left, UID_BASE + slot, UID_BASE + slot)
+    fd = try_lease(slot)
+    assert fd is not None, "the last slot is in use by another grading run"
+    try:  # a sandbox "running" as that uid: its files are its own business
+        assert leftovers.sweep(UID_BASE, UID_SLOTS, roots=(str(tmp_path),)) == []
+        assert left.exists()
+    finally:
+        os.close(fd)
+    report = leftovers.sweep(UID_BASE, UID_SLOTS, roots=(str(tmp_path),))
+    assert report == [f"{left} (removed)"] and not left.exists()
