@@ -82,6 +82,8 @@ def main() -> int:
                     "props": props(server.url),
                     "decode_tokens": sum(a["timings"]["predicted_n"] for a in answers),
                     "decode_ms": round(sum(a["timings"]["predicted_ms"] for a in answers), 3),
+                    # one token per answer came from prefill: decode steps = tokens - answers
+                    "answers": len(answers),
                 }
                 servers.append(row)
                 print(
@@ -90,7 +92,7 @@ def main() -> int:
                     row["load_s"],
                     idle / 2**20,
                     "MiB",
-                    row["decode_tokens"] / row["decode_ms"] * 1000,
+                    (row["decode_tokens"] - row["answers"]) / row["decode_ms"] * 1000,
                     "tok/s",
                 )
                 if ctx == CONTEXT_SIZES[0] and threads == 1:

@@ -37,6 +37,52 @@ def accuracy(df):
     parsed = [(p, g) for p, g in parsed if p is not None]
     return sum(p == g for p, g in parsed) / len(parsed) if parsed else 0.0
 """,
+            "words only: a label inside a longer word is missed": """
+import re
+
+def parse_label(text):
+    for word in re.findall("[a-z]+", text.lower()):
+        if word in LABELS:
+            return word
+    return None
+
+
+def accuracy(df):
+    return sum(parse_label(t) == g for t, g in zip(df.text, df.label)) / len(df)
+""",
+            "the label as written in the text (case kept)": """
+def parse_label(text):
+    low = text.lower()
+    found = [(low.find(label), label) for label in LABELS if label in low]
+    if not found:
+        return None
+    start, label = min(found)
+    return text[start : start + len(label)]
+
+
+def accuracy(df):
+    return sum(parse_label(t) == g for t, g in zip(df.text, df.label)) / len(df)
+""",
+            "accuracy as a percentage": """
+def parse_label(text):
+    low = text.lower()
+    found = [(low.find(label), label) for label in LABELS if label in low]
+    return min(found)[1] if found else None
+
+
+def accuracy(df):
+    return 100 * sum(parse_label(t) == g for t, g in zip(df.text, df.label)) / len(df)
+""",
+            "the string 'none' instead of None": """
+def parse_label(text):
+    low = text.lower()
+    found = [(low.find(label), label) for label in LABELS if label in low]
+    return min(found)[1] if found else "none"
+
+
+def accuracy(df):
+    return sum(parse_label(t) == g for t, g in zip(df.text, df.label)) / len(df)
+""",
         },
     },
     "ex2_solution": {
@@ -65,6 +111,30 @@ def output_tokens_per_s(run):
 
 def usd_per_million_tokens(tokens_per_s, usd_per_hour):
     return usd_per_hour / (tokens_per_s * 3600) * 1000
+""",
+            "attribute access: works on a Series, not on a dict": """
+def output_tokens_per_s(run):
+    return run.output_tokens / run.elapsed_s
+
+
+def usd_per_million_tokens(tokens_per_s, usd_per_hour):
+    return usd_per_hour / (tokens_per_s * 3600) * 1_000_000
+""",
+            "floor division for the rate": """
+def output_tokens_per_s(run):
+    return run["output_tokens"] // run["elapsed_s"]
+
+
+def usd_per_million_tokens(tokens_per_s, usd_per_hour):
+    return usd_per_hour / (tokens_per_s * 3600) * 1_000_000
+""",
+            "price per million tokens inverted (tokens per dollar)": """
+def output_tokens_per_s(run):
+    return run["output_tokens"] / run["elapsed_s"]
+
+
+def usd_per_million_tokens(tokens_per_s, usd_per_hour):
+    return tokens_per_s * 3600 / usd_per_hour / 1_000_000
 """,
         },
     },
@@ -109,6 +179,45 @@ def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_us
 def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
     return fixed_usd / api_usd_per_doc
 """,
+            "strict comparison: equal costs per document divide by zero": """
+def gpu_hours(n_docs, output_tokens_per_doc, tokens_per_s):
+    return n_docs * output_tokens_per_doc / tokens_per_s / 3600
+
+
+def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_usd_per_m):
+    return n_docs * (input_tokens * input_usd_per_m + output_tokens * output_usd_per_m) / 1_000_000
+
+
+def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
+    saving = api_usd_per_doc - self_hosted_usd_per_doc
+    return math.inf if saving < 0 else fixed_usd / saving
+""",
+            "break-even rounded up to whole documents": """
+def gpu_hours(n_docs, output_tokens_per_doc, tokens_per_s):
+    return n_docs * output_tokens_per_doc / tokens_per_s / 3600
+
+
+def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_usd_per_m):
+    return n_docs * (input_tokens * input_usd_per_m + output_tokens * output_usd_per_m) / 1_000_000
+
+
+def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
+    saving = api_usd_per_doc - self_hosted_usd_per_doc
+    return math.inf if saving <= 0 else math.ceil(fixed_usd / saving)
+""",
+            "negative break-even when the API is cheaper": """
+def gpu_hours(n_docs, output_tokens_per_doc, tokens_per_s):
+    return n_docs * output_tokens_per_doc / tokens_per_s / 3600
+
+
+def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_usd_per_m):
+    return n_docs * (input_tokens * input_usd_per_m + output_tokens * output_usd_per_m) / 1_000_000
+
+
+def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
+    saving = api_usd_per_doc - self_hosted_usd_per_doc
+    return math.inf if saving == 0 else fixed_usd / saving
+""",
         },
     },
     "ex4_solution": {
@@ -127,6 +236,32 @@ def max_sequences(memory_bytes, weight_bytes, kv_bytes_per_token, tokens_per_seq
 def max_sequences(memory_bytes, weight_bytes, kv_bytes_per_token, tokens_per_sequence, utilization=0.9):
     free = memory_bytes * utilization - weight_bytes
     return max(0, round(free / (kv_bytes_per_token * tokens_per_sequence)))
+""",
+            "an exact fit not counted (strictly less than the free memory)": """
+def max_sequences(memory_bytes, weight_bytes, kv_bytes_per_token, tokens_per_sequence, utilization=0.9):
+    free = memory_bytes * utilization - weight_bytes
+    if free <= 0:
+        return 0
+    return math.ceil(free / (kv_bytes_per_token * tokens_per_sequence)) - 1
+""",
+            "default utilization of 1.0 (the whole card)": """
+def max_sequences(memory_bytes, weight_bytes, kv_bytes_per_token, tokens_per_sequence, utilization=1.0):
+    free = memory_bytes * utilization - weight_bytes
+    if free <= 0:
+        return 0
+    return int(free // (kv_bytes_per_token * tokens_per_sequence))
+""",
+            "no guard: a negative count when the weights do not fit": """
+def max_sequences(memory_bytes, weight_bytes, kv_bytes_per_token, tokens_per_sequence, utilization=0.9):
+    free = memory_bytes * utilization - weight_bytes
+    return int(free // (kv_bytes_per_token * tokens_per_sequence))
+""",
+            "a float count (true division floored, not made an int)": """
+def max_sequences(memory_bytes, weight_bytes, kv_bytes_per_token, tokens_per_sequence, utilization=0.9):
+    free = memory_bytes * utilization - weight_bytes
+    if free <= 0:
+        return 0
+    return free // (kv_bytes_per_token * tokens_per_sequence)
 """,
         },
     },

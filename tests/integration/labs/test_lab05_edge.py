@@ -46,6 +46,25 @@ def test_recorded_probes_carry_llama_server_timings():
         assert p["correct"] == any(w in p["answer"].lower() for w in p["expected_any"])
 
 
+def test_llama_server_counts_decode_steps_not_tokens():
+    # llama.cpp 0c1e57098 (tools/server/server-common.h): the first generated token comes from
+    # prefill, so predicted_per_second is (predicted_n - 1) / predicted_ms: lab 05's exercise 1
+    for probe in edge.load_recording()["probes"]:
+        t = probe["timings"]
+        steps = t["predicted_n"] - 1
+        assert math.isclose(t["predicted_per_second"], steps / t["predicted_ms"] * 1000)
+        assert math.isclose(t["predicted_per_token_ms"], t["predicted_ms"] / steps)
+
+
+def test_server_records_count_their_answers():
+    rec = edge.load_recording()
+    probes = rec["probes"]
+    first = rec["servers"][0]
+    assert all(s["answers"] == len(probes) for s in rec["servers"])
+    assert first["decode_tokens"] == sum(p["timings"]["predicted_n"] for p in probes)
+    assert math.isclose(first["decode_ms"], sum(p["timings"]["predicted_ms"] for p in probes))
+
+
 def test_devices_cite_published_specs():
     devices = edge.load_devices()
     assert (devices.memory_gb > 0).all() and (devices.bandwidth_gb_s > 0).all()
@@ -76,6 +95,10 @@ def test_a_private_server_loads_answers_and_stops():
         reply = edge.ask(client, "Say hello.", max_tokens=8)
         assert reply["text"] and 1 <= reply["timings"]["predicted_n"] <= 8
         assert reply["usage"]["completion_tokens"] == reply["timings"]["predicted_n"]
+        t = reply["timings"]
+        if t["predicted_n"] >= 2:  # the first token is prefill's (lab 05, exercise 1)
+            rate = (t["predicted_n"] - 1) / t["predicted_ms"] * 1000
+            assert math.isclose(t["predicted_per_second"], rate, rel_tol=1e-6)
         counters = edge.metrics(server.url)
         assert counters["llamacpp:tokens_predicted_total"] >= reply["timings"]["predicted_n"]
         process = server.process
