@@ -236,7 +236,11 @@ def dangling(root: Path, files: Iterable[str] | None = None) -> list[str]:
             for hit in FORBIDDEN.finditer(line):
                 bad.append(f"{name}:{lineno}: {hit.group(0)} (outside the repository)")
             for link in _MD_LINK.findall(line) if name.endswith((".md", ".ipynb")) else []:
-                if _URL.match(link) or link.startswith(("mailto:", "#")) or FORBIDDEN.search(link):
+                if (
+                    _URL.match(link)
+                    or link.startswith(("mailto:", "#", "javascript:"))
+                    or FORBIDDEN.search(link)
+                ):
                     continue
                 why = repo.resolve(link, folder, md_link=True)
                 if why and not _is_generated(link):
