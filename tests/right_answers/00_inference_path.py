@@ -32,6 +32,30 @@ def e2e(trace):
     df = pd.DataFrame(trace["chunks"])
     return float(df[df.text != ""].t.max() - trace["sent_at"])
 """,
+            "one pass over the chunks, remembering the previous text time": """
+def ttft(trace):
+    first = trace["chunks"][0]
+    return first["t"] - trace["sent_at"]
+
+def itl_mean(trace):
+    gaps, previous = [], None
+    for chunk in trace["chunks"]:
+        if not chunk["text"]:
+            continue
+        if previous is not None:
+            gaps.append(chunk["t"] - previous)
+        previous = chunk["t"]
+    if not gaps:
+        return None
+    return sum(gaps) / len(gaps)
+
+def e2e(trace):
+    last = None
+    for chunk in trace["chunks"]:
+        if chunk["text"] != "":
+            last = chunk["t"]
+    return last - trace["sent_at"]
+""",
         },
     },
     "ex2_solution": {
@@ -47,6 +71,14 @@ def over_budget(stages):
     over = stages.assign(o=stages.actual_ms - stages.budget_ms)
     over = over[over.o > 0]
     return over.nlargest(len(over), "o").stage.tolist()
+""",
+            "a dict of overshoots and sorted() with a reversed key": """
+def over_budget(stages):
+    overshoot = {}
+    for stage, budget, actual in zip(stages["stage"], stages["budget_ms"], stages["actual_ms"]):
+        if actual > budget:
+            overshoot[stage] = actual - budget
+    return sorted(overshoot, key=overshoot.get, reverse=True)
 """,
         },
     },
@@ -78,6 +110,20 @@ def max_tokens_within(slo, ttft, itl):
         return 0
     gaps = (Fraction(str(slo)) - Fraction(str(ttft))) / Fraction(str(itl))
     return int(gaps) + 1
+""",
+            "decimal arithmetic, an int count of gaps": """
+from decimal import Decimal
+
+def predict_e2e(ttft_s, itl_s, n_tokens):
+    if n_tokens <= 0:
+        raise ValueError("n_tokens must be >= 1")
+    return ttft_s + itl_s * (n_tokens - 1)
+
+def max_tokens_within(slo_s, ttft_s, itl_s):
+    room = Decimal(repr(slo_s)) - Decimal(repr(ttft_s))
+    if room < 0:
+        return 0
+    return int(room // Decimal(repr(itl_s))) + 1
 """,
         },
     },

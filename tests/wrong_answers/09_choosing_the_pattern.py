@@ -95,6 +95,36 @@ def recommend(scores, case):
 def recommend(scores, case):
     return weighted_scores(scores, case["weights"]).index[0]
 """,
+            "only the last minimum applies (each knock-out filters the full table)": _WEIGHTED
+            + """
+def recommend(scores, case):
+    survivors = scores
+    for criterion, minimum in (case.get("must") or {}).items():
+        survivors = scores[scores[criterion] >= minimum]
+    if survivors.empty:
+        return None
+    return weighted_scores(survivors, case["weights"]).index[0]
+""",
+            "a zero weight refused like a negative one": """
+def weighted_scores(scores, weights):
+    if set(weights) - set(scores.columns):
+        raise ValueError("unknown criteria")
+    if any(w <= 0 for w in weights.values()):
+        raise ValueError("weights must be positive")
+    result = sum(scores[c] * w for c, w in weights.items()) / sum(weights.values())
+    return result.sort_index().sort_values(ascending=False, kind="stable")
+"""
+            + _RECOMMEND,
+            "divided by the number of criteria, not the sum of the weights": """
+def weighted_scores(scores, weights):
+    if set(weights) - set(scores.columns) or any(w < 0 for w in weights.values()):
+        raise ValueError("bad weights")
+    if sum(weights.values()) <= 0:
+        raise ValueError("all zero")
+    result = sum(scores[c] * w for c, w in weights.items()) / len(weights)
+    return result.sort_index().sort_values(ascending=False, kind="stable")
+"""
+            + _RECOMMEND,
         },
     },
     "ex2_solution": {
@@ -141,6 +171,23 @@ def path_cost(workload, path):
 def gpus_for_deadline(requests, output_tokens, tokens_per_s, deadline_h):
     return max(1, round(requests * output_tokens / tokens_per_s / 3600 / deadline_h))
 """,
+            "GPUs by floor division plus one (one too many at an exact fit)": _COST
+            + """
+def gpus_for_deadline(requests, output_tokens, tokens_per_s, deadline_h):
+    return int(requests * output_tokens / tokens_per_s / 3600 / deadline_h // 1) + 1
+""",
+            "input tokens counted as GPU work too": """
+def path_cost(workload, path):
+    n, tin, tout = workload["requests"], workload["input_tokens"], workload["output_tokens"]
+    if path["unit"] == "per_million_tokens":
+        return n * (tin * path["input_usd"] + tout * path["output_usd"]) / 1_000_000
+    if path["unit"] == "per_gpu_hour":
+        return n * (tin + tout) / path["tokens_per_s"] / 3600 * path["hourly_usd"]
+    if path["unit"] == "on_device":
+        return 0.0
+    raise ValueError(path["unit"])
+"""
+            + _GPUS,
             "unknown units priced as zero instead of refused": """
 def path_cost(workload, path):
     n, tin, tout = workload["requests"], workload["input_tokens"], workload["output_tokens"]
@@ -183,6 +230,18 @@ def paths_within(paths, slo_ms, n_tokens):
             + """
 def paths_within(paths, slo_ms, n_tokens):
     return [p for p, r in paths.iterrows() if e2e_budget_ms(r, n_tokens) <= slo_ms]
+""",
+            "paths sorted by id, not by budget": _BUDGET
+            + """
+def paths_within(paths, slo_ms, n_tokens):
+    return sorted(p for p, r in paths.iterrows() if e2e_budget_ms(r, n_tokens) <= slo_ms)
+""",
+            "a missing latency profile read as zero latency": _BUDGET
+            + """
+def paths_within(paths, slo_ms, n_tokens):
+    filled = paths.fillna(0)
+    budget = {p: e2e_budget_ms(r, n_tokens) for p, r in filled.iterrows()}
+    return sorted([p for p, b in budget.items() if b <= slo_ms], key=budget.get)
 """,
             "SLO treated as strict (< instead of <=)": _BUDGET
             + """
