@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/record_lab01.py                  # stand-in in-process, scripted tokens
     .venv/bin/python scripts/record_lab01.py --source engine  # tokens from the running vLLM
+    .venv/bin/python scripts/record_lab01.py --retries long_wait long_outage  # only these
 
 Starts its own managed-API stand-in (reference_stack/providers/managed) on a free loopback port,
 drives its fault injection (POST /admin/faults) and rate limiter (POST /admin/limits), and writes
@@ -17,7 +18,7 @@ datasets/lab01/:
 Every file carries a ``meta`` block (or, for the CSV, a ``#`` header) saying what it is. The
 latency the stand-in adds is the catalog's MODELLED profile of the OpenAI API
 (datasets/providers/latency.csv); the timestamps are measured on this machine. Re-running
-replaces the recordings: refresh the expected values in the lab 01 generator afterwards.
+replaces the recordings: then run `servelab course goldens 01_managed_api` and review the diff.
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ QUESTIONS = [
     "Can I pre-order a book that has not been released yet?",
 ]
 
-# Fault plans for the retry recordings: (name, plan, note). Each plan numbers requests from 0.
+# Fault plans for the retry recordings: (name, plan, note[, request overrides]). Each plan numbers
+# requests from 0; a scenario without a plan meets the stand-in's own answers (its validation, its
+# model list), with the request changed as given.
 RETRY_SCENARIOS = [
     (
         "storm",
@@ -107,6 +110,31 @@ RETRY_SCENARIOS = [
         },
         "a storm longer than any sensible policy waits: every attempt gets 429, Retry-After: 1",
     ),
+    (
+        "long_wait",
+        {
+            "seed": 1,
+            "rules": [{"kind": "rate_limit_storm", "requests": [0, 1], "retry_after_s": 20}],
+        },
+        "one 429 whose Retry-After (20 s) is longer than any backoff cap, then success",
+    ),
+    (
+        "long_outage",
+        {"seed": 1, "rules": [{"kind": "outage", "status": 503, "requests": [0, 100]}]},
+        "an outage longer than any sensible policy waits: every attempt gets 503, no Retry-After",
+    ),
+    (
+        "bad_request",
+        None,
+        "a request the API refuses (temperature 5, above its maximum of 2): 400, not retried",
+        {"temperature": 5},
+    ),
+    (
+        "bad_model",
+        None,
+        "a model the API does not serve: 404 model_not_found, not retried",
+        {"model": "gpt-4o-mini-no-such-snapshot"},
+    ),
 ]
 # Stream recordings: (name, max_tokens, fault plan or None, note)
 STREAMS = [
@@ -138,7 +166,8 @@ def base_meta(args: argparse.Namespace, source_name: str) -> dict:
     return {
         "source": "recorded from the managed-API stand-in (reference_stack/providers/managed), "
         "not from OpenAI",
-        "command": f"python scripts/record_lab01.py --source {args.source}",
+        "command": f"python scripts/record_lab01.py --source {args.source}"
+        + (f" --retries {' '.join(args.retries)}" if args.retries else ""),
         "token_source": source_name,
         "latency": "modelled: the stand-in adds the OpenAI profile of "
         "datasets/providers/latency.csv (network, queueing, TTFT, pace); the "
@@ -185,13 +214,12 @@ def record_usage(client: OpenAI, meta: dict) -> None:
     print(f"usage_log.csv: {len(rows)} calls")
 
 
-def attempt(client: OpenAI, t0: float) -> dict:
+def attempt(client: OpenAI, t0: float, **overrides) -> dict:
     """One non-streamed call; its status, headers and body, however it ended."""
     t = time.perf_counter() - t0
+    request = {"model": MODEL, "messages": messages(QUESTIONS[0]), "max_tokens": 32, "seed": 0}
     try:
-        raw = client.chat.completions.with_raw_response.create(
-            model=MODEL, messages=messages(QUESTIONS[0]), max_tokens=32, seed=0
-        )
+        raw = client.chat.completions.with_raw_response.create(**(request | overrides))
         return {
             "t": round(t, 4),
             "status": raw.status_code,
@@ -207,11 +235,11 @@ def attempt(client: OpenAI, t0: float) -> dict:
         }
 
 
-def record_call(client: OpenAI) -> list[dict]:
+def record_call(client: OpenAI, **overrides) -> list[dict]:
     """Retry one call the way a careful client does, keeping every answer it met."""
     answers, t0 = [], time.perf_counter()
     for n in range(RECORD_MAX_ATTEMPTS):
-        a = attempt(client, t0)
+        a = attempt(client, t0, **overrides)
         answers.append(a)
         if a["status"] == 200 or a["status"] not in (429, 500, 502, 503):
             break
@@ -224,16 +252,30 @@ def write(name: str, data: dict) -> None:
     (LAB01 / name).write_text(json.dumps(data, indent=1) + "\n")
 
 
-def record_retries(client: OpenAI, bad_client: OpenAI, admin: httpx.Client, meta: dict) -> None:
-    for name, plan, note in RETRY_SCENARIOS:
-        admin.post("/admin/faults", json=plan).raise_for_status()
-        answers = record_call(client)
-        write(
-            f"retry_{name}.json",
-            {"meta": {**meta, "scenario": note, "fault_plan": plan}, "answers": answers},
+def record_retries(
+    client: OpenAI,
+    bad_client: OpenAI,
+    admin: httpx.Client,
+    meta: dict,
+    only: list[str] | None = None,
+) -> None:
+    for name, plan, note, *request in RETRY_SCENARIOS:
+        if only is not None and name not in only:
+            continue
+        if plan:
+            admin.post("/admin/faults", json=plan).raise_for_status()
+        else:
+            admin.delete("/admin/faults").raise_for_status()
+        overrides = request[0] if request else {}
+        answers = record_call(client, **overrides)
+        scenario = {"scenario": note, "fault_plan": plan} | (
+            {"request": overrides} if request else {}
         )
+        write(f"retry_{name}.json", {"meta": {**meta, **scenario}, "answers": answers})
         print(f"retry_{name}.json: {[a['status'] for a in answers]}")
     admin.delete("/admin/faults").raise_for_status()
+    if only is not None:
+        return
 
     answers = record_call(bad_client)
     write(
@@ -307,6 +349,13 @@ def record_streams(client: OpenAI, admin: httpx.Client, meta: dict) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--source", choices=["scripted", "engine"], default="scripted")
+    p.add_argument(
+        "--retries",
+        nargs="+",
+        metavar="NAME",
+        choices=[s[0] for s in RETRY_SCENARIOS],
+        help="record only these retry scenarios (leave every other recording as it is)",
+    )
     args = p.parse_args()
     source = make_source(args.source, seed=SEED)
     serving = ManagedServing(source, load(), seed=SEED, faults=FaultInjector())
@@ -316,9 +365,12 @@ def main() -> None:
         client = OpenAI(base_url=url + "/v1", api_key=STANDIN_KEY, max_retries=0, timeout=120)
         bad = OpenAI(base_url=url + "/v1", api_key="sk-not-a-valid-key-0000", max_retries=0)
         with httpx.Client(base_url=url, timeout=10) as admin:
-            record_usage(client, meta)
-            record_streams(client, admin, meta)
-            record_retries(client, bad, admin, meta)
+            if args.retries:
+                record_retries(client, bad, admin, meta, only=args.retries)
+            else:
+                record_usage(client, meta)
+                record_streams(client, admin, meta)
+                record_retries(client, bad, admin, meta)
     print("wrote", LAB01)
 
 

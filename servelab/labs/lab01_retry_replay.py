@@ -8,13 +8,21 @@ header, and sometimes with a 5xx. Whether a retry policy handles that well canno
 - the policy under test is any function ``policy(send, sleep, **kwargs)``: it calls ``send()``
   to make one attempt and ``sleep(seconds)`` to wait, exactly as it would call
   ``client.chat.completions.create(...)`` and ``time.sleep`` live;
-- ``send()`` returns the next recorded answer: a real ``openai`` ``ChatCompletion`` for a 200,
-  and for an error the same exception the SDK raises (``openai.RateLimitError`` for a 429,
-  ``openai.InternalServerError`` for a 5xx ...), with the recorded headers on ``e.response``;
+- ``send()`` returns the next recorded answer: for a 200 the recorded completion
+  (``ReplayedCompletion``: the body as data, read like the SDK's ``ChatCompletion``), and for an
+  error the exception the SDK raises (``openai.RateLimitError`` for a 429,
+  ``openai.InternalServerError`` for a 5xx ...: servelab/labs/lab01_errors.py), with the
+  recorded headers on ``e.response``;
 - ``sleep`` only advances a fake clock, so a replay takes microseconds and every wait is exact;
 - a retry sent before the last ``Retry-After`` has elapsed is refused again with a 429 (as the
   real rate limiter would) and does NOT move the recording on: ignoring ``Retry-After`` costs
   attempts, just as it does against the real service.
+
+The same ``replay`` grades the learner from outside the kernel: there ``policy`` is the
+grader's handle on the notebook's ``call_with_retries`` (servelab/grading/checks.py), and
+``send`` and ``sleep`` are grader-side functions (``__remote_methods__ = ("__call__",)``): each
+call the learner's code makes runs here, so the recording, the clock and the log of attempts
+never enter the learner's process.
 """
 
 from __future__ import annotations
@@ -26,12 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx2  # the HTTP library the openai SDK is built on: its errors carry an httpx2.Response
 import matplotlib.pyplot as plt
-import openai
 import pandas as pd
 from openai.types.chat import ChatCompletion
 
+from servelab.grading.checks import LearnerRaised
+from servelab.labs import lab01_errors
 from servelab_base.clock import FakeClock
 from servelab_base.paths import DATASETS
 from servelab_base.retry_after import parse_retry_after
@@ -42,17 +50,6 @@ LAB01 = DATASETS / "lab01"
 MAX_REPLAY_ATTEMPTS = 50
 #: Two fake-clock times closer than this count as equal (float sums of waits like 0.5 + 1 + 2).
 CLOCK_EPSILON_S = 1e-9
-REQUEST_URL = "http://127.0.0.1:8410/v1/chat/completions"  # shown in errors; never contacted
-
-_ERRORS: dict[int, type[openai.APIStatusError]] = {
-    400: openai.BadRequestError,
-    401: openai.AuthenticationError,
-    403: openai.PermissionDeniedError,
-    404: openai.NotFoundError,
-    409: openai.ConflictError,
-    422: openai.UnprocessableEntityError,
-    429: openai.RateLimitError,
-}
 
 
 @dataclass(frozen=True)
@@ -112,22 +109,48 @@ def load_recording(name: str, folder: Path = LAB01) -> Recording:
     return Recording(name, answers, data.get("meta", {}))
 
 
-class PolicyRanAway(BaseException):
-    """Raised into a policy that passed MAX_REPLAY_ATTEMPTS. A BaseException, so that a policy's
-    ``except Exception`` cannot swallow it and loop for ever."""
+class PolicyRanAway(Exception):  # noqa: N818 - it names what happened
+    """Raised into a policy that passed MAX_REPLAY_ATTEMPTS, by every later ``send`` and
+    ``sleep``: a loop that swallows it at one still meets it at the other. (An Exception, not a
+    BaseException, so that it can be re-created in a learner's kernel when graded.)"""
 
 
-def status_error(answer: Answer) -> openai.APIStatusError:
+def status_error(answer: Answer) -> lab01_errors.APIStatusError:
     """The exception the openai SDK raises for this answer (same class, headers and body)."""
-    request = httpx2.Request("POST", REQUEST_URL)
-    response = httpx2.Response(
-        answer.status, headers=answer.headers, json=answer.body, request=request
-    )
-    cls = _ERRORS.get(answer.status)
-    if cls is None:
-        cls = openai.InternalServerError if answer.status >= 500 else openai.APIStatusError
-    body = answer.body.get("error", answer.body) if isinstance(answer.body, dict) else answer.body
-    return cls(f"Error code: {answer.status} - {answer.body}", response=response, body=body)
+    return lab01_errors.status_error(answer.status, answer.headers, answer.body)
+
+
+@dataclass(frozen=True)
+class ReplayedCompletion:
+    """A recorded 200 answer as ``send()`` returns it: the JSON body, as data.
+
+    It reads like the SDK's ``ChatCompletion`` (``.choices[0].message.content``, ``.usage``):
+    every attribute it lacks comes from the body parsed by the SDK's own model. Being a frozen
+    dataclass of the course, it crosses the grader's data-only channel as itself."""
+
+    body: str
+
+    @property
+    def completion(self) -> ChatCompletion:
+        return ChatCompletion.model_validate_json(self.body)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.completion, name)
+
+
+class GraderSide:
+    """A function the policy calls (``send``, ``sleep``). When graded it stays in the grader:
+    the learner's code gets a stand-in whose calls run here (``__remote_methods__``)."""
+
+    __remote_methods__ = ("__call__",)
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self._function = function
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._function(*args, **kwargs)
 
 
 class ReplayEndpoint:
@@ -139,9 +162,11 @@ class ReplayEndpoint:
         self.next = 0  # index of the next recorded answer to serve
         self.log: list[dict[str, Any]] = []
         self._not_before = 0.0  # a retry earlier than this is refused (last Retry-After)
+        self.ran_away = False  # the policy passed MAX_REPLAY_ATTEMPTS: every call now refuses
 
-    def send(self) -> ChatCompletion:
-        if len(self.log) >= MAX_REPLAY_ATTEMPTS:
+    def send(self) -> ReplayedCompletion:
+        if self.ran_away or len(self.log) >= MAX_REPLAY_ATTEMPTS:
+            self.ran_away = True
             raise PolicyRanAway(f"the policy made more than {MAX_REPLAY_ATTEMPTS} attempts")
         now = self.clock.now()
         if now + CLOCK_EPSILON_S < self._not_before:
@@ -182,15 +207,21 @@ class ReplayEndpoint:
             }
         )
         if answer.status == 200:
-            return ChatCompletion.model_validate(answer.body)
+            return ReplayedCompletion(json.dumps(answer.body))
         raise status_error(answer)
+
+    def sleep(self, seconds: float) -> None:
+        """The policy's wait, on the fake clock (refused once the policy has run away)."""
+        if self.ran_away:
+            raise PolicyRanAway(f"the policy made more than {MAX_REPLAY_ATTEMPTS} attempts")
+        self.clock.sleep(seconds)
 
 
 @dataclass
 class ReplayResult:
     """What a policy did with a recording."""
 
-    outcome: str  # "ok", the name of the exception that escaped the policy, or "ran away"
+    outcome: str  # "ok", the class name of the exception that escaped the policy, "ran away"
     attempts: int
     sleeps: list[float]
     premature: int  # attempts made before the last Retry-After had elapsed
@@ -204,21 +235,35 @@ class ReplayResult:
         return pd.DataFrame(self.log)
 
 
+def error_name(error: BaseException) -> str:
+    """The class name of what escaped a policy; for the learner's code seen from the grader
+    (``LearnerRaised``), the name of the learner's exception class."""
+    if isinstance(error, LearnerRaised):
+        return error.type.rsplit(".", 1)[-1]
+    return type(error).__name__
+
+
 def replay(policy: Callable[..., Any], recording: Recording | str, **kwargs: Any) -> ReplayResult:
-    """Run ``policy(send, sleep, **kwargs)`` against a recording on a fresh fake clock."""
+    """Run ``policy(send, sleep, **kwargs)`` against a recording on a fresh fake clock.
+
+    ``policy`` is a function in this process, or the grader's handle on a learner's function:
+    either way ``send`` and ``sleep`` run here. An ``AssertionError`` (a check's own verdict,
+    such as "the notebook defines no call_with_retries") is not an outcome: it propagates."""
     if isinstance(recording, str):
         recording = load_recording(recording)
     clock = FakeClock()
     endpoint = ReplayEndpoint(recording, clock)
     returned, error, outcome = None, None, "ok"
     try:
-        returned = policy(endpoint.send, clock.sleep, **kwargs)
-    except PolicyRanAway as e:
-        error, outcome = e, "ran away"
+        returned = policy(GraderSide(endpoint.send), GraderSide(endpoint.sleep), **kwargs)
+    except AssertionError:
+        raise
     except Exception as e:  # the policy gave up (or broke): its exception is the outcome
-        error, outcome = e, type(e).__name__
-    if outcome == "ok" and not isinstance(returned, ChatCompletion):
-        outcome = f"returned {type(returned).__name__}, not the ChatCompletion from send()"
+        error, outcome = e, error_name(e)
+    if endpoint.ran_away:
+        outcome = "ran away"
+    elif outcome == "ok" and type(returned) is not ReplayedCompletion:
+        outcome = f"returned {type(returned).__name__}, not the completion send() gave"
     premature = sum(1 for row in endpoint.log if row["premature"])
     return ReplayResult(
         outcome,

@@ -70,9 +70,46 @@ def test_a_policy_that_honours_retry_after_meets_every_recording_as_expected():
 def test_errors_are_the_sdks_own_classes_with_the_recorded_headers():
     e = status_error(ra(7))
     assert isinstance(e, openai.RateLimitError) and e.response.headers["retry-after"] == "7"
+    assert e.status_code == 429 and e.body == {"message": "slow down"}
     assert isinstance(status_error(Answer(503, {}, {})), openai.InternalServerError)
     assert isinstance(status_error(Answer(401, {}, {})), openai.AuthenticationError)
-    assert type(status_error(Answer(418, {}, {}))) is openai.APIStatusError
+    for status, cls in [
+        (400, "BadRequestError"),
+        (403, "PermissionDeniedError"),
+        (404, "NotFoundError"),
+        (422, "UnprocessableEntityError"),
+    ]:
+        error = status_error(Answer(status, {}, {}))
+        assert type(error).__name__ == cls and isinstance(error, getattr(openai, cls))
+    odd = status_error(Answer(418, {}, {}))
+    assert isinstance(odd, openai.APIStatusError) and odd.status_code == 418
+
+
+def test_errors_are_recreated_from_their_plain_args_as_the_grader_channel_does():
+    """The kernel re-creates an error a grader-side ``send`` raised as ``cls(*args)``."""
+    original = status_error(
+        Answer(
+            429,
+            {"retry-after": "3", "x-ratelimit-remaining-requests": "0"},
+            {"error": {"message": "slow", "code": "rate_limit_exceeded"}},
+        )
+    )
+    assert all(type(a) in (int, str) for a in original.args)
+    again = type(original)(*original.args)
+    assert isinstance(again, openai.RateLimitError) and again.status_code == 429
+    assert dict(again.response.headers) == dict(original.response.headers)
+    assert again.code == "rate_limit_exceeded" and str(again) == str(original)
+
+
+def test_a_replayed_completion_reads_like_the_sdks_and_crosses_as_data():
+    from servelab.grading import wire
+    from servelab.labs.lab01_retry_replay import ReplayedCompletion
+
+    done = ReplayedCompletion(json.dumps(OK_BODY))
+    assert done.choices[0].message.content == "hi" and done.usage.total_tokens == 2
+    assert wire.from_plain(wire.loads(wire.dumps(wire.to_plain(done)))) == done
+    with pytest.raises(AttributeError):
+        done._private  # noqa: B018 - attribute access is the test
 
 
 def test_an_early_retry_is_refused_and_does_not_advance_the_recording():
@@ -106,6 +143,20 @@ def test_past_the_end_the_last_answer_repeats_and_runaway_policies_are_stopped()
     r = replay(forever, rec)
     assert r.outcome == "ran away" and r.attempts == MAX_REPLAY_ATTEMPTS
 
+    def swallows_everything(send, sleep):  # catches the refusal at send AND at sleep
+        for _ in range(10 * MAX_REPLAY_ATTEMPTS):
+            try:
+                return send()
+            except Exception:
+                try:
+                    sleep(0)
+                except Exception:
+                    pass
+        return None
+
+    r = replay(swallows_everything, rec)
+    assert r.outcome == "ran away" and r.attempts == MAX_REPLAY_ATTEMPTS
+
 
 def test_the_fake_clock_refuses_nonsense_waits():
     clock = FakeClock()
@@ -119,7 +170,7 @@ def test_the_fake_clock_refuses_nonsense_waits():
         clock.sleep("1")
 
 
-def test_a_successful_replay_returns_a_real_chat_completion(tmp_path):
+def test_a_successful_replay_returns_the_recorded_completion(tmp_path):
     path = tmp_path / "retry_x.json"
     path.write_text(
         json.dumps({"meta": {}, "answers": [{"status": 200, "headers": {}, "body": OK_BODY}]})

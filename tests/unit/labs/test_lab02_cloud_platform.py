@@ -33,9 +33,30 @@ def test_ptu_tables_carry_microsofts_numbers_and_reproduce_its_example():
     # every sized model is one the cloud catalog serves provisioned
     served = set(cloud_platform.offers().query("deployment_type == 'provisioned'").model)
     assert set(cloud_platform.load_ptu_sizing().model) <= served
-    billing = cloud_platform.load_ptu_billing().set_index("term").usd_per_ptu_month
+    billing = cloud_platform.load_ptu_billing()
+    # every term is priced for the deployment type the exercise sizes: regional
+    assert set(billing.deployment_type) == {"regional"}
+    per_month = billing.set_index("term").usd_per_ptu_month
     hourly = load().price("azure-openai", "gpt-4o", "provisioned").hourly_usd
-    assert billing["hourly (no commitment)"] == costs.ptu_monthly_usd(1, hourly)
+    assert per_month["hourly (no commitment)"] == costs.ptu_monthly_usd(1, hourly)
+    assert per_month["yearly reservation"] == round(2652 / 12)
+
+
+def test_offers_and_jurisdiction_sets_cross_the_graders_channel():
+    """Exercise 2 hands a table of dates and a set of jurisdictions to the learner's code."""
+    from servelab.grading import agent, wire
+
+    o = cloud_platform.offers()
+    plain = wire.loads(wire.dumps(wire.to_plain([o, {"EU", "UK"}, date(2027, 3, 15)])))
+    table, jurisdictions, on = agent.decode_args(plain)  # as the kernel rebuilds them
+    assert jurisdictions == {"EU", "UK"} and on == date(2027, 3, 15)
+    assert all(type(d) is date for d in table.available_from)
+    assert table.drop(columns="available_from").equals(o.drop(columns="available_from"))
+    # what comes back: (region, date) as a list, rebuilt as a date on the grader's side
+    back = wire.from_plain(wire.loads(wire.dumps(wire.to_plain(("uksouth", on)))))
+    assert back == ["uksouth", date(2027, 3, 15)]
+    with pytest.raises(wire.NotPlainData):
+        wire.to_plain({("a", "b")})  # a set of anything but plain scalars
 
 
 def test_recorded_latency_shows_provisioned_with_a_narrower_tail():
