@@ -17,9 +17,10 @@ Nothing here is measured and nothing needs the stack; it takes about a second.
   (its data classes), with the lab's two aliases.
 
 The answer key lives here, beside the recording, and not in the lab's helper module: a learner
-imports ``servelab.labs.lab08_residency``, and nothing there answers a case. The hidden tests of
-the lab notebook answer their FRESH cases (a seed no learner has seen) in the hidden cell itself,
-with the same gateway policy code; only the recorded (visible) cases' answers are data.
+imports ``servelab.labs.lab08_residency``, and nothing there answers a case. The lab's hidden
+checks (``solutions/08_residency/instructor_checks.py``, run in the grader's process, never in
+the learner's kernel) answer their FRESH cases (a seed no learner has seen) with ``outcome`` and
+``allowed`` below; only the recorded (visible) cases' answers are data.
 ``policy.yaml`` is hand-written (the course policy); tests/unit/labs/test_lab08_residency.py
 fails when any of the three files is stale and names this command.
 """

@@ -12,10 +12,16 @@ answer, the same attempts and the same elapsed time.
     answer = primary.call(clock, timeout_s=5)      # Answer(text=..., served_by="primary")
 
 Scenarios ship in ``datasets/lab07/scenarios.yaml`` (constructed, not measured).
+``run(call_with_fallback, scenario)`` is the harness: it builds the scenario, runs a policy on
+it and reports what happened (who served, the time it took, every call and every wait). When a
+lab is graded, the harness, the endpoints and the clock stay in the grader's process and the
+learner's policy gets stand-ins for them (``__remote_methods__``, servelab/grading/checks.py),
+so the record of calls and time is the grader's own, not something the policy could rewrite.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +33,9 @@ from servelab_base.paths import DATASETS
 from servelab_base.retry_after import parse_retry_after
 
 LAB07 = DATASETS / "lab07"
+#: An endpoint called more often than this in one run stops the run: no sane policy gets near it
+#: (the lab's allows a handful of calls), and a never-give-up loop would otherwise hang.
+MAX_CALLS_PER_ENDPOINT = 100
 
 
 @dataclass(frozen=True)
@@ -55,19 +64,36 @@ Outcome = Ok | Fail | Hang
 
 
 class EndpointError(Exception):
-    """An HTTP error answer, as the ``openai`` SDK would raise it (status and Retry-After)."""
+    """An HTTP error answer, as the ``openai`` SDK would raise it (status and Retry-After).
+
+    Its arguments are its fields, so the grader can re-create it in the learner's kernel when a
+    grader-side endpoint raises it (servelab/grading/agent.py)."""
 
     def __init__(self, endpoint: str, status: int, retry_after: float | None = None) -> None:
-        super().__init__(f"{endpoint} answered {status}")
+        super().__init__(endpoint, status, retry_after)
         self.endpoint, self.status, self.retry_after = endpoint, status, retry_after
+
+    def __str__(self) -> str:
+        after = "" if self.retry_after is None else f" (Retry-After: {self.retry_after} s)"
+        return f"{self.endpoint} answered {self.status}{after}"
 
 
 class EndpointTimeout(Exception):
     """No answer within the caller's timeout."""
 
     def __init__(self, endpoint: str, waited_s: float) -> None:
-        super().__init__(f"{endpoint}: no answer within {waited_s} s")
+        super().__init__(endpoint, waited_s)
         self.endpoint, self.waited_s = endpoint, waited_s
+
+    def __str__(self) -> str:
+        return f"{self.endpoint}: no answer within {self.waited_s} s"
+
+
+class ScenarioClock(FakeClock):
+    """The fake clock of one run. A policy may read it and sleep on it; only the endpoints (the
+    time a call takes) and the grader ``advance`` it."""
+
+    __remote_methods__ = ("now", "sleep")
 
 
 @dataclass(frozen=True)
@@ -78,23 +104,38 @@ class Answer:
 
 @dataclass
 class ScriptedEndpoint:
-    """An endpoint whose n-th call gets ``script[n]`` (the last entry repeats forever)."""
+    """An endpoint whose n-th call gets ``script[n]`` (the last entry repeats forever).
+
+    It keeps its own record: the clock time of each call, the timeout each was given, and
+    what each call gave back (the ``Answer`` or the exception)."""
+
+    __remote_methods__ = ("call",)
 
     name: str
     script: list[Outcome]
     calls: list[float] = field(default_factory=list)  # clock time of each call
+    timeouts: list[float] = field(default_factory=list)  # timeout_s of each call
+    results: list[Answer | Exception] = field(default_factory=list)
 
     def call(self, clock: FakeClock, timeout_s: float = 10.0) -> Answer:
         """One attempt: advances ``clock`` by the time it takes, then answers or raises."""
+        if len(self.calls) >= MAX_CALLS_PER_ENDPOINT:
+            raise RuntimeError(f"{self.name}: more than {MAX_CALLS_PER_ENDPOINT} calls in one run")
         outcome = self.script[min(len(self.calls), len(self.script) - 1)]
         self.calls.append(clock.now())
+        self.timeouts.append(timeout_s)
         if isinstance(outcome, Hang) or outcome.latency_s > timeout_s:
             clock.advance(timeout_s)
-            raise EndpointTimeout(self.name, timeout_s)
+            return self._raise(EndpointTimeout(self.name, timeout_s))
         clock.advance(outcome.latency_s)
         if isinstance(outcome, Fail):
-            raise EndpointError(self.name, outcome.status, outcome.retry_after)
-        return Answer(outcome.text or f"answer from {self.name}", self.name)
+            return self._raise(EndpointError(self.name, outcome.status, outcome.retry_after))
+        self.results.append(Answer(outcome.text or f"answer from {self.name}", self.name))
+        return self.results[-1]
+
+    def _raise(self, error: Exception) -> Answer:
+        self.results.append(error)
+        raise error
 
 
 def _outcome(spec: dict[str, Any]) -> Outcome:
@@ -114,13 +155,101 @@ def load_scenarios(path: Path | None = None) -> dict[str, dict[str, Any]]:
     return data["scenarios"]
 
 
-def build(scenario: dict[str, Any]) -> tuple[FakeClock, list[ScriptedEndpoint]]:
+def build(scenario: dict[str, Any]) -> tuple[ScenarioClock, list[ScriptedEndpoint]]:
     """A fresh clock and the scenario's endpoints, in chain order."""
     endpoints = [
         ScriptedEndpoint(name, [_outcome(s) for s in scenario["scripts"][name]])
         for name in scenario["chain"]
     ]
-    return FakeClock(), endpoints
+    return ScenarioClock(), endpoints
+
+
+def run(
+    call_with_fallback: Callable[..., Any], scenario: str | dict[str, Any], **kwargs: Any
+) -> dict[str, Any]:
+    """Run a fallback policy on a scenario (a name of scenarios.yaml, or a scenario) and report
+    what happened, from the endpoints' and the clock's own records:
+
+    - ``outcome``: the endpoint that served (the ``Answer`` it gave came back unchanged),
+      ``"cache"`` (``Answer(fallback_answer, "cache")``), ``"raised 503"`` / ``"raised
+      timeout"`` (the policy raised the last error an endpoint gave), or a description of
+      anything else it returned or raised;
+    - ``elapsed_s``, ``sleeps`` (every wait), ``calls`` (per endpoint), ``timeouts`` (the
+      ``timeout_s`` each call was given), and ``endpoints`` (for ``plot_run``).
+
+    ``call_with_fallback`` is the learner's function in the notebook, or the grader's handle on
+    it when graded (its exceptions then arrive as ``LearnerRaised``, with class and message).
+    """
+    from servelab.grading.checks import LearnerRaised
+
+    if isinstance(scenario, str):
+        scenario = load_scenarios()[scenario]
+    clock, endpoints = build(scenario)
+    try:
+        result = call_with_fallback(endpoints, clock, **kwargs)
+        outcome = _served_by(result, endpoints, kwargs.get("fallback_answer"))
+    except (LearnerRaised, EndpointError, EndpointTimeout) as exc:
+        outcome = _raised(exc, _last_error(endpoints))
+    return {
+        "outcome": outcome,
+        "elapsed_s": round(clock.now(), 6),
+        "sleeps": list(clock.sleeps),
+        "calls": {e.name: len(e.calls) for e in endpoints},
+        "timeouts": {e.name: list(e.timeouts) for e in endpoints},
+        "endpoints": endpoints,
+    }
+
+
+def _served_by(result: Any, endpoints: list[ScriptedEndpoint], fallback: Any) -> str:
+    """Who served ``result``; anything else is described by its type only (the outcome may be
+    shown to the learner, so it never repeats text the policy made up)."""
+    if type(result) is Answer:
+        if fallback is not None and result == Answer(fallback, "cache"):
+            return "cache"
+        for endpoint in endpoints:
+            if any(result == r for r in endpoint.results):
+                return endpoint.name
+        return "returned an Answer no endpoint gave"
+    return f"returned a {type(result).__name__}, not an Answer"
+
+
+def _last_error(endpoints: list[ScriptedEndpoint]) -> Exception | None:
+    """The error of the last call made (None: no call failed). Calls are ordered by start time,
+    then chain position, then call number: a policy goes down the chain, never back up."""
+    failed = [
+        ((t, n, i), r)
+        for n, e in enumerate(endpoints)
+        for i, (t, r) in enumerate(zip(e.calls, e.results, strict=False))
+        if isinstance(r, Exception)
+    ]
+    return max(failed, key=lambda f: f[0])[1] if failed else None
+
+
+def _raised(exc: Exception, last: Exception | None) -> str:
+    """``"raised 503"`` / ``"raised timeout"`` when the policy raised the last error an endpoint
+    gave; otherwise the class of what it raised, named only if the grader knows that class."""
+    import builtins
+
+    from servelab.grading.checks import LearnerRaised
+
+    if isinstance(exc, LearnerRaised):
+        kind, message = exc.type, exc.message
+    else:
+        kind, message = _qualified(type(exc)), str(exc)
+    if last is not None and (kind, message) == (_qualified(type(last)), str(last)):
+        return f"raised {getattr(last, 'status', 'timeout')}"
+    short = kind.rsplit(".", 1)[-1]
+    builtin = getattr(builtins, short, None)
+    known = kind in (_qualified(EndpointError), _qualified(EndpointTimeout)) or (
+        kind == f"builtins.{short}" and isinstance(builtin, type) and issubclass(builtin, Exception)
+    )
+    if kind in (_qualified(EndpointError), _qualified(EndpointTimeout)):
+        return f"raised an {short} other than the last one an endpoint gave"
+    return f"raised {short if known else 'an exception of its own class'}"
+
+
+def _qualified(kind: type) -> str:
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def attempts_table(endpoints: list[ScriptedEndpoint]):

@@ -11,12 +11,13 @@ by three rules, those that ``reference_stack/gateway/residency.py`` enforces in 
 2. then fail over: the first allowed upstream in chain order that is up serves the request;
 3. when none is left, deny: never "the nearest healthy one".
 
-``generate_cases(seed, n)`` draws cases (questions only) from a seeded RNG, so a hidden test can
+``generate_cases(seed, n)`` draws cases (questions only) from a seeded RNG, so a hidden check can
 draw fresh ones that no learner has seen; ``check(route_fn, cases)`` lists where a learner's
 router disagrees with the cases' ``expected`` answers. ``load_cases()`` reads the recorded
 cases of ``datasets/lab08/cases.jsonl``, which come with their answers. This module holds no
 answer key: the recorded answers are written by ``scripts/record_lab08.py`` (through the
-gateway's policy code) and the hidden tests answer their fresh cases themselves.
+gateway's policy code), and the lab's hidden checks answer their fresh cases in the grader's
+process with that same code.
 """
 
 from __future__ import annotations

@@ -23,6 +23,24 @@ def route(case, policy, upstreams):
     return None
 """
 
+_AUDIT = """
+def audit_record(case, policy, upstreams):
+    chain, down = case["chain"], case["down"]
+    allowed = [u for u in chain if may_process(policy, upstreams, case["data_class"], u)]
+    chosen = route(case, policy, upstreams)
+    if chosen is None:
+        decision, failed = "denied", [u for u in allowed if u in down]
+    else:
+        decision = "served" if chosen == chain[0] else "rerouted"
+        failed = [u for u in allowed[: allowed.index(chosen)] if u in down]
+    return {
+        "route": chosen,
+        "decision": decision,
+        "excluded": [u for u in chain if u not in allowed],
+        "failed_over": failed,
+    }
+"""
+
 WRONG = {
     "ex1_solution": {
         "tests": "ex1_tests",
@@ -60,6 +78,18 @@ def may_process(policy, upstreams, data_class, upstream):
         return True
     return bool(not pd.isna(row["retention_days"]) and row["retention_days"] <= limit)
 """,
+            "a retention at the limit is refused (< instead of <=)": _MAY.replace(
+                '["retention_days"] <= limit', '["retention_days"] < limit'
+            ),
+            "reads the course files instead of its arguments": _MAY.replace(
+                "    rule = policy.get(data_class)\n",
+                "    policy, upstreams = rc.load_policy(), rc.load_upstreams()\n"
+                "    rule = policy.get(data_class)\n",
+            ),
+            "an uncatalogued upstream raises KeyError": _MAY.replace(
+                "    if rule is None or upstream not in upstreams.index:",
+                "    if rule is None:",
+            ),
         },
     },
     "ex2_solution": {
@@ -92,6 +122,23 @@ def route(case, policy, upstreams):
     for upstream in chain:
         if upstream not in case["down"]:
             return upstream
+    return None
+""",
+            "the table's order instead of the chain's": _MAY
+            + """
+def route(case, policy, upstreams):
+    for upstream in upstreams.index:
+        if (upstream in case["chain"] and upstream not in case["down"]
+                and may_process(policy, upstreams, case["data_class"], upstream)):
+            return upstream
+    return None
+""",
+            "no failover: refused whenever the first compliant upstream is down": _MAY
+            + """
+def route(case, policy, upstreams):
+    allowed = [u for u in case["chain"] if may_process(policy, upstreams, case["data_class"], u)]
+    if allowed and allowed[0] not in case["down"]:
+        return allowed[0]
     return None
 """,
         },
@@ -145,6 +192,24 @@ def audit_record(case, policy, upstreams):
     return {"route": chosen, "decision": decision,
             "excluded": [u for u in chain[:stop] if u not in allowed], "failed_over": failed}
 """,
+            "'served' when the first compliant upstream served it": _MAY
+            + _ROUTE
+            + _AUDIT.replace(
+                'decision = "served" if chosen == chain[0] else "rerouted"',
+                'decision = "served" if chosen == allowed[0] else "rerouted"',
+            ),
+            "failed_over lists compliant upstreams down after the route too": _MAY
+            + _ROUTE
+            + _AUDIT.replace(
+                "failed = [u for u in allowed[: allowed.index(chosen)] if u in down]",
+                "failed = [u for u in allowed if u in down]",
+            ),
+            "excluded counts the upstreams that were down too": _MAY
+            + _ROUTE
+            + _AUDIT.replace(
+                '"excluded": [u for u in chain if u not in allowed]',
+                '"excluded": [u for u in chain if u not in allowed or u in down]',
+            ),
         },
     },
 }

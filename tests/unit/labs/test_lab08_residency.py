@@ -265,3 +265,32 @@ def test_policy_file_errors_name_the_file(tmp_path):
     bad.write_text("data_classes:\n  x: {jurisdictions: []}\n")
     with pytest.raises(ValueError, match="policy.yaml"):
         ResidencyPolicy.from_file(bad)
+
+
+# -- grading ------------------------------------------------------------------------------------
+def _instructor_checks():
+    path = ROOT / "solutions" / "08_residency" / "instructor_checks.py"
+    spec = importlib.util.spec_from_file_location("lab08_instructor_checks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_checks_answer_fresh_cases_through_the_gateway_policy():
+    """The grader's answer key for fresh cases is the recorder's, i.e. the gateway's verdict:
+    fed the recorded questions, it gives back exactly the recorded answers."""
+    recorded = rc.load_cases()
+    questions = [{k: v for k, v in c.items() if k != "expected"} for c in recorded]
+    assert _instructor_checks().answered(questions) == recorded
+
+
+def test_the_upstream_table_reaches_the_learners_function_with_its_index(upstreams):
+    """Graded, may_process gets the table as data: indexed by upstream, unknown retention NA."""
+    from servelab.grading.checks import LocalLearner
+
+    def peek(table):
+        days = table.loc["aws-bedrock/eu-central-1", "retention_days"]
+        return [list(table.index), table.index.name, bool(pd.isna(days))]
+
+    got = LocalLearner({"peek": peek}).peek(upstreams)
+    assert got == [list(upstreams.index), "upstream", True]
