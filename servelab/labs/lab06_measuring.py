@@ -34,12 +34,14 @@ from servelab_base.paths import DATASETS
 LAB06 = DATASETS / "lab06"
 
 #: The glossary of docs/metrics.md in table form: servelab's name, its definition, and what four
-#: other tools call the same quantity ("-" where the tool has no such number).
+#: other tools call the same quantity ("-" where the tool has no such number). The vLLM column
+#: follows vLLM's benchmark client (vllm/benchmarks/lib/endpoint_request_func.py, openai-chat):
+#: every chunk whose ``choices`` is non-empty counts, text or not (docs/metrics.md).
 GLOSSARY = [
     (
         "TTFT",
         "first chunk carrying choices (even with empty text) - send time",
-        "TTFT (same)",
+        "TTFT (same: an empty role chunk counts)",
         "TTFT = first NON-empty chunk",
         "TTFT",
         "ttft",
@@ -48,7 +50,8 @@ GLOSSARY = [
     (
         "ITL (per chunk)",
         "gaps between consecutive content chunks",
-        "ITL (per chunk)",
+        "ITL: gaps between ALL chunks with choices (after an empty role chunk, to an empty "
+        "finish chunk)",
         "ICL (inter-chunk latency)",
         "-",
         "-",
@@ -56,7 +59,7 @@ GLOSSARY = [
     (
         "TPOT",
         "(E2E - TTFT) / (output_tokens - 1), output_tokens from usage",
-        "TPOT (same)",
+        "TPOT (same formula, over its E2EL)",
         "called ITL",
         "ITL (excludes first token)",
         "-",
@@ -65,7 +68,7 @@ GLOSSARY = [
     (
         "E2E",
         "last content chunk - send time (usage chunk excluded)",
-        "E2EL",
+        "E2EL: last chunk with choices (an empty finish chunk counts, the usage chunk not)",
         "request latency",
         "request latency",
         "e2e latency",

@@ -136,8 +136,8 @@ def meets_slo(record, ttft_ms, tpot_ms):
             + _SLO_TABLE,
         },
     },
-    "ex3_solution": {
-        "tests": "ex3_tests",
+    "ex4_solution": {
+        "tests": "ex4_tests",
         "answers": {
             "KV-cache reads of the batch left out (weights only)": """
 def decode_floor_s(weight_bytes, bandwidth_bytes_s, kv_bytes_per_token=0, batch=1,
@@ -173,8 +173,8 @@ def bandwidth_utilisation(itl_s, floor_s):
             + _FLOORS,
         },
     },
-    "ex4_solution": {
-        "tests": "ex4_tests",
+    "ex3_solution": {
+        "tests": "ex3_tests",
         "answers": {
             "mean since the server started (after only, no difference)": _GAUGE
             + """
@@ -224,4 +224,120 @@ def histogram_mean_s(before, after, name):
 """,
         },
     },
+}
+
+# -- more mistakes, from the issue's classes (boundaries, orderings) and the mutation run -------
+_SWEEP = """
+def sweep_table(records):
+    rows = []
+    for level in sorted({r["concurrency"] for r in records}):
+        recs = [r for r in records if r["concurrency"] == level and not r.get("warmup")]
+        good = [r for r in recs if ok(r)]
+        ttfts = [1000 * ttft(r) for r in good]
+        tpots = [1000 * t for t in (tpot(r) for r in good) if t is not None]
+        gaps = [1000 * g for r in good for g in itls(r)]
+        tokens = sum(output_tokens(r)[0] for r in good)
+        rows.append({
+            "concurrency": level, "requests": len(good),
+            "ttft_p50": np.percentile(ttfts, 50), "ttft_p99": np.percentile(ttfts, 99),
+            "tpot_p50": np.percentile(tpots, 50), "tpot_p99": np.percentile(tpots, 99),
+            "itl_p50": np.percentile(gaps, 50), "itl_p99": np.percentile(gaps, 99),
+            "output_tok_s": tokens / duration(recs),
+        })
+    return pd.DataFrame(rows).set_index("concurrency")
+"""
+
+WRONG["ex1_solution"]["answers"] |= {
+    "levels in the order they first appear (not sorted)": _SWEEP.replace(
+        'sorted({r["concurrency"] for r in records})',
+        'dict.fromkeys(r["concurrency"] for r in records)',
+    ),
+    "throughput over the counted (successful) requests' duration only": _SWEEP.replace(
+        "tokens / duration(recs)", "tokens / duration(good)"
+    ),
+    "percentiles by the nearest rank, not linear": """
+def _pct(values, q):
+    return np.percentile(values, q, method="nearest")
+"""
+    + _SWEEP.replace("np.percentile(", "_pct("),
+}
+WRONG["ex2_solution"]["answers"] |= {
+    "limits read strictly (below the limit, not at it)": _MEETS.replace(
+        "<= ttft_ms", "< ttft_ms"
+    ).replace("<= tpot_ms", "< tpot_ms")
+    + _SLO_TABLE,
+    "attainment target read strictly (above it, not at least)": _MEETS
+    + _SLO_TABLE.replace("table.attainment >= attainment", "table.attainment > attainment"),
+    "stops at the first level that misses the target": _MEETS
+    + _SLO_TABLE.replace(
+        """    passing = table.index[table.attainment >= attainment]
+    return int(max(passing)) if len(passing) else None""",
+        """    best = None
+    for level, row in table.iterrows():
+        if row.attainment < attainment:
+            break
+        best = int(level)
+    return best""",
+    ),
+}
+_HISTOGRAM = """
+
+def histogram_mean_s(before, after, name):
+    def totals(text):
+        out = {"_sum": 0.0, "_count": 0.0}
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                for suffix in out:
+                    if s.name == name + suffix:
+                        out[suffix] += s.value
+        return out
+
+    b, a = totals(before), totals(after)
+    count = a["_count"] - b["_count"]
+    if count <= 0:
+        return None
+    return (a["_sum"] - b["_sum"]) / count
+"""
+WRONG["ex3_solution"]["answers"] |= {
+    "gauge matched by prefix (startswith)": _GAUGE.replace(
+        "if s.name == name:", "if s.name.startswith(name):"
+    )
+    + _HISTOGRAM,
+    "a gauge at zero taken for a missing one": _GAUGE.replace("if not found:", "if not total:")
+    + _HISTOGRAM,
+    "histogram samples matched by prefix and suffix": _GAUGE
+    + _HISTOGRAM.replace(
+        "if s.name == name + suffix:",
+        "if s.name.startswith(name) and s.name.endswith(suffix):",
+    ),
+}
+_FLOOR_FUNCS = """
+def decode_floor_s(weight_bytes, bandwidth_bytes_s, kv_bytes_per_token=0, batch=1,
+                   context_tokens=0, tensor_parallel=1):
+    step_bytes = weight_bytes + batch * context_tokens * kv_bytes_per_token
+    return step_bytes / tensor_parallel / bandwidth_bytes_s
+
+
+def bandwidth_utilisation(itl_s, floor_s):
+    return floor_s / itl_s
+"""
+WRONG["ex4_solution"]["answers"] |= {
+    "TB/s read as binary terabytes (2**40)": _FLOOR_FUNCS
+    + _FLOORS.replace("p.bandwidth_tb_s * 1e12", "p.bandwidth_tb_s * 2**40"),
+    "the KV cache read once, not once per sequence of the batch": _FLOOR_FUNCS.replace(
+        "weight_bytes + batch * context_tokens * kv_bytes_per_token",
+        "weight_bytes + context_tokens * kv_bytes_per_token",
+    )
+    + _FLOORS,
+    "the columns read by position, not by name": _FLOOR_FUNCS
+    + """
+def with_floors(points):
+    out = points.copy()
+    floors = [decode_floor_s(row[4], row[3] * 1e12, row[5], row[6], row[7], row[8])
+              for row in points.itertuples(index=False)]
+    out["floor_ms"] = [1000 * f for f in floors]
+    out["utilisation"] = [f / (row[9] / 1000)
+                          for row, f in zip(points.itertuples(index=False), floors)]
+    return out
+""",
 }

@@ -211,3 +211,108 @@ def suspicious(errors, threshold_ms):
         },
     },
 }
+
+# -- more mistakes, from the issue's classes (a failed request the server knows of, boundaries,
+# one chunk, usage-less records) and the mutation run -----------------------------------------
+_ITLS_E2E = """
+def itls(record):
+    times = [c["t"] for c in content(record)]
+    return [b - a for a, b in zip(times, times[1:])]
+
+
+def e2e(record):
+    chunks = content(record) or record["chunks"]
+    return chunks[-1]["t"] - record["sent_at"] if chunks else None
+"""
+_TPOT = """
+def tpot(record):
+    n, first, last = output_tokens(record), ttft(record), e2e(record)
+    if n < 2 or first is None or last is None:
+        return None
+    return (last - first) / (n - 1)
+"""
+_GOODPUT = """
+def vllm_goodput(result, slos_ms):
+    good = 0
+    for err, n, latency, first in zip(result["errors"], result["output_lens"],
+                                      result["latencies"], result["ttfts"]):
+        if err:
+            continue
+        values = {"ttft": first, "e2el": latency,
+                  "tpot": (latency - first) / (n - 1) if n > 1 else 0.0}
+        if all(values[k] <= v / 1000 for k, v in slos_ms.items()):
+            good += 1
+    return good / result["duration"]
+"""
+
+WRONG["ex1_solution"]["answers"] |= {
+    "TPOT needs two content chunks (one chunk of several tokens gets none)": _TTFT
+    + _TOKENS
+    + _ITLS_E2E
+    + """
+def tpot(record):
+    n, first, last = output_tokens(record), ttft(record), e2e(record)
+    if n < 2 or first is None or last is None or len(content(record)) < 2:
+        return None
+    return (last - first) / (n - 1)
+""",
+    "per-chunk counts required of every chunk, the role chunk too": _TTFT
+    + """
+def output_tokens(record):
+    usage = record.get("usage")
+    if usage and usage.get("completion_tokens") is not None:
+        return usage["completion_tokens"]
+    chunks = content(record)
+    if chunks and all(c.get("n_tokens") is not None for c in record["chunks"]):
+        return sum(c["n_tokens"] for c in chunks)
+    return len(chunks)
+"""
+    + _ITLS_E2E
+    + _TPOT,
+    "E2E of a request with no content is None (no fallback to the last chunk)": _TTFT
+    + _TOKENS
+    + """
+def itls(record):
+    times = [c["t"] for c in content(record)]
+    return [b - a for a, b in zip(times, times[1:])]
+
+
+def e2e(record):
+    chunks = content(record)
+    return chunks[-1]["t"] - record["sent_at"] if chunks else None
+"""
+    + _TPOT,
+}
+WRONG["ex2_solution"]["answers"] |= {
+    "limits read strictly (below the limit, not at it)": _TPOTS
+    + _GOODPUT.replace("values[k] <= v / 1000", "values[k] < v / 1000"),
+    "one-token requests kept in the TPOT list as 0": """
+def vllm_tpots(result):
+    out = []
+    for err, n, latency, first in zip(result["errors"], result["output_lens"],
+                                      result["latencies"], result["ttfts"]):
+        if not err:
+            out.append((latency - first) / (n - 1) if n > 1 else 0.0)
+    return out
+"""
+    + _GOODPUT,
+    "failed requests count towards goodput": _TPOTS
+    + _GOODPUT.replace("        if err:\n            continue\n", ""),
+}
+WRONG["ex3_solution"]["answers"] |= {
+    "failed requests kept when the server has a record of them": _client_error(
+        '("role", "content")'
+    ).replace(
+        'if s is None or c["error"] or c["status"] != 200 or not content(c):',
+        "if s is None or not content(c):",
+    )
+    + _SUSPICIOUS,
+    "suspicious at or above the threshold": _client_error('("role", "content")')
+    + _SUSPICIOUS.replace(
+        "errors.e2e_error_ms > threshold_ms", "errors.e2e_error_ms >= threshold_ms"
+    ),
+    "stops at the first request it cannot compare (break, not continue)": _client_error(
+        '("role", "content")'
+    ).replace("            continue", "            break")
+    + _SUSPICIOUS,
+}

