@@ -49,3 +49,7 @@ c.Exchange.root = os.environ.get("SERVELAB_EXCHANGE_DIR", "/srv/nbgrader/exchang
 c.ExchangeFactory.submit = "servelab.course_server.exchange.PrivateSubmit"
 c.ExchangeFactory.collect = "servelab.course_server.exchange.VerifiedCollect"
 c.ExchangeFactory.release_feedback = "servelab.course_server.exchange.OwnedReleaseFeedback"
+# nbgrader's own autograde (the formgrader's Autograde button, `nbgrader autograde`) would run
+# learners' code unsandboxed as the instructor: it refuses, naming `servelab grade autograde`,
+# whose sandboxed steps it lets through (servelab/course_server/unsandboxed.py).
+c.Autograde.exporter_class = "servelab.course_server.unsandboxed.SandboxOnlyExporter"

@@ -53,4 +53,41 @@ fi
 
 # --- 3. prepare the stack's artefacts -----------------------------------------------------
 "$VENV/bin/servelab" prepare
+
+# --- 4. JupyterHub's proxy, for the course server (docs/course-server.md) ------------------
+# configurable-http-proxy is an npm package, pinned by deploy/jupyterhub/proxy/package-lock.json;
+# installed once into .cache/ (~9 MB, ~2 s). Without npm or a network this only warns: nothing
+# but the course server and its test (which then skips) needs it.
+PROXY_DIR="$ROOT/.cache/jupyterhub-proxy"
+PROXY_LOCK="deploy/jupyterhub/proxy/package-lock.json"
+if [ -x "$PROXY_DIR/node_modules/.bin/configurable-http-proxy" ] && cmp -s "$PROXY_LOCK" "$PROXY_DIR/package-lock.json"; then
+    say "configurable-http-proxy up to date (.cache/jupyterhub-proxy)"
+elif command -v npm >/dev/null 2>&1; then
+    mkdir -p "$PROXY_DIR"
+    cp deploy/jupyterhub/proxy/package.json "$PROXY_LOCK" "$PROXY_DIR/"
+    if npm ci --prefix "$PROXY_DIR" --no-audit --no-fund --loglevel=error \
+        --fetch-retries=1 --fetch-timeout=30000 >/dev/null 2>&1; then
+        say "installed configurable-http-proxy into .cache/jupyterhub-proxy"
+    else
+        say "WARNING: could not install configurable-http-proxy with npm (offline?); only the JupyterHub course server needs it: run 'make setup' again when online"
+    fi
+else
+    say "npm not found: skipped configurable-http-proxy (only the JupyterHub course server needs it)"
+fi
+# --- 5. Chromium, for the browser tests (tests/browser) ------------------------------------
+# Playwright drives the system's Chromium (it never downloads a browser). On Debian/Ubuntu, as
+# root, install it with apt; elsewhere only warn: the browser tests then skip and say why.
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "${SERVELAB_CHROMIUM:-}" ]; then
+    say "chromium found (browser tests)"
+elif [ -f /etc/debian_version ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing chromium with apt-get for the browser tests (~300 MB)"
+    if DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; }; then
+        say "installed chromium"
+    else
+        say "WARNING: could not install chromium with apt-get; the browser tests will skip"
+    fi
+else
+    say "chromium not found: the browser tests will skip (install it, e.g. 'apt-get install chromium', or set SERVELAB_CHROMIUM)"
+fi
 say "set-up complete"

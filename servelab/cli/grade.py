@@ -3,7 +3,7 @@
 servelab grade collect LAB --from EXPORT_DIR     (or --exchange)
 servelab grade autograde LAB [--jobs N]          sandboxed, parallel
 servelab grade feedback LAB                      HTML without hidden tests
-servelab grade export                            CSV per student / per question + plot
+servelab grade export [--lms canvas --lms moodle --roster roster.csv]   + LMS import files
 servelab grade all LAB --from EXPORT_DIR         the four steps in order
 """
 
@@ -34,11 +34,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     feedback = sub.add_parser("feedback", help="HTML feedback per student (no hidden tests)")
     feedback.add_argument("lab")
     feedback.add_argument("--student", action="append", default=[], help="only these students")
+    feedback.add_argument(
+        "--release",
+        action="store_true",
+        help="then release it through nbgrader's exchange (as root: each file its learner's)",
+    )
     feedback.set_defaults(func=run_feedback)
 
     export = sub.add_parser("export", help="grades as CSV (per student, per question) + plot")
     export.add_argument("--lab", action="append", default=[], help="only these labs")
     export.add_argument("--out", type=Path, help="folder (default: grading/exports/)")
+    export.add_argument(
+        "--lms",
+        action="append",
+        default=[],
+        choices=["canvas", "moodle"],
+        help="also write the LMS's grade import file: canvas.csv, moodle.csv",
+    )
+    export.add_argument("--roster", type=Path, help="roster.csv: names and LMS ids (--lms)")
+    export.add_argument(
+        "--canvas-assignment",
+        action="append",
+        default=[],
+        metavar="LAB=ID",
+        help="update Canvas assignment ID with LAB's scores (default: Canvas creates one)",
+    )
     export.set_defaults(func=run_export)
 
     everything = sub.add_parser("all", help="collect, autograde, feedback and export LAB")
@@ -46,6 +66,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _source_args(everything)
     _autograde_args(everything)
     everything.set_defaults(func=run_all)
+    for step in (collect, autograde, feedback, export, everything):
+        step.set_defaults(func=_handing_back(step.get_default("func")))
+
+
+def _handing_back(func):
+    """Run a grading step, then give the grading folder back to the course's owner: on a
+    course server the instructor owns the course and root only runs the sandbox
+    (servelab/course_server/ownership.py); on a laptop nothing changes."""
+
+    def run(args: argparse.Namespace) -> int:
+        from servelab.course_server.ownership import hand_back
+
+        try:
+            return func(args)
+        finally:
+            try:
+                hand_back(_course().grading)
+            except FileNotFoundError:
+                pass
+
+    return run
 
 
 def _source_args(p: argparse.ArgumentParser) -> None:
@@ -99,6 +140,8 @@ def run_collect(args: argparse.Namespace) -> int:
     if args.exchange:
         result = collect_exchange(course, args.lab)
         print(result.get("log", ""))
+        if not result["success"]:
+            print(result.get("error", ""), file=sys.stderr)
         return 0 if result["success"] else 1
     if not args.source or not args.source.is_dir():
         print("give --from FOLDER (a folder of submissions) or --exchange", file=sys.stderr)
@@ -155,17 +198,60 @@ def run_feedback(args: argparse.Namespace) -> int:
         for r in results.values():
             print(r.get("log", ""), r.get("error", ""), file=sys.stderr)
     print(f"feedback for {args.lab} in {course.feedback}" if ok else "feedback FAILED")
+    if ok and getattr(args, "release", False):
+        from servelab.course_server.exchange import release_feedback
+
+        released = release_feedback(course, args.lab)
+        print(released.get("log", ""))
+        ok = bool(released["success"])
+        print("feedback released through the exchange" if ok else "release FAILED")
     return 0 if ok else 1
 
 
 def run_export(args: argparse.Namespace) -> int:
     from servelab.grading.export import export
 
-    done = export(_course(), args.lab or None, args.out)
+    course = _course()
+    done = export(course, args.lab or None, args.out)
     print(
         f"{done.student_rows} rows -> {done.students_csv}\n"
         f"{done.question_rows} rows -> {done.questions_csv}\nplot -> {done.plot}"
     )
+    if getattr(args, "lms", None):
+        return _export_lms(course, args)
+    return 0
+
+
+def _export_lms(course, args: argparse.Namespace) -> int:
+    from servelab.course_server.roster import RosterError, read_roster
+    from servelab.grading.export import export_lms, question_rows, student_rows
+
+    try:
+        roster = read_roster(args.roster) if args.roster else None
+    except RosterError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    ids = {}
+    for item in args.canvas_assignment:
+        lab, sep, number = item.partition("=")
+        if not sep or not number.strip():
+            print(f"--canvas-assignment {item!r}: use LAB=ID", file=sys.stderr)
+            return 2
+        ids[lab.strip()] = number.strip()
+    for path in export_lms(course, args.lms, args.lab or None, roster, args.out, ids).values():
+        print(f"LMS import file -> {path}")
+    waiting = sorted(
+        {
+            (r["student"], r["lab"])
+            for r in student_rows(question_rows(course, args.lab or None))
+            if r["needs_manual_grade"]
+        }
+    )
+    if waiting:
+        print(
+            f"note: {len(waiting)} submissions still need manual grading (formgrader); their "
+            "LMS score is the automatic part only: " + ", ".join(f"{s}/{lab}" for s, lab in waiting)
+        )
     return 0
 
 
@@ -176,5 +262,5 @@ def run_all(args: argparse.Namespace) -> int:
             return rc
     rc = run_autograde(args)
     feedback_rc = run_feedback(argparse.Namespace(lab=args.lab, student=args.student))
-    export_rc = run_export(argparse.Namespace(lab=[args.lab], out=None))
+    export_rc = run_export(argparse.Namespace(lab=[args.lab], out=None, lms=[]))
     return rc or feedback_rc or export_rc

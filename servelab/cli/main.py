@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "servelab.cli.course",
     "servelab.cli.bench",
     "servelab.cli.grade",
+    "servelab.cli.check",
 ]
 
 

@@ -2,7 +2,8 @@
 
 Two sources:
 
-- **nbgrader's exchange** (JupyterHub courses): nbgrader's own collect step.
+- **nbgrader's exchange** (JupyterHub courses): nbgrader's collect, with the step that refuses
+  submissions in another learner's name (docs/course-server.md).
 - **a folder of files** (an LMS export, an email inbox): either one sub-folder per student
   (``export/alice/00_inference_path.ipynb``) or flat files whose name starts with the student id
   (``export/alice_00_inference_path.ipynb``, ``--pattern`` for other layouts). Every notebook is
@@ -115,7 +116,8 @@ def collect_folder(
 
 
 def collect_exchange(course: Course, lab: str) -> dict[str, Any]:
-    """nbgrader's collect from its exchange (Exchange.root in the course config)."""
+    """nbgrader's collect from its exchange (Exchange.root in the course config), with the
+    course config's collect step: servelab/course_server/exchange.py's VerifiedCollect."""
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 

@@ -157,3 +157,111 @@ def export(course: Any, labs: list[str] | None = None, out_dir: Path | None = No
             writer.writerows(rows)
     plot = plot_questions(questions, out / "questions.png") if questions else None
     return Export(paths[0], paths[1], plot, len(students), len(questions))
+
+
+# --- grades for the LMS --------------------------------------------------------------------
+# Canvas's gradebook import (Grades > Import) matches students by its identity columns and
+# creates an assignment for every column it does not know ("<name> (<id>)" updates assignment
+# <id>); Moodle's CSV grade import maps one chosen column to a user field (email address, ID
+# number or username) and each grade column to a grade item. docs/course-server.md cites the
+# public documentation of both.
+
+#: Canvas's identity columns, in the order of Canvas's own gradebook export.
+CANVAS_IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+#: Moodle's user columns, as its grade export names them (Username added: a mapping target).
+MOODLE_IDENTITY = ["First name", "Last name", "ID number", "Email address", "Username"]
+LMS_FORMATS = ("canvas", "moodle")
+
+
+def lab_points(course: Any, labs: list[str]) -> dict[str, float]:
+    """Each lab's points, from the gradebook (what a full score is)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        return {lab: float(gb.find_assignment(lab).max_score) for lab in labs}
+
+
+def _number(value: float) -> str:
+    """A score as the LMS reads it: 9 not 9.0, at most 2 decimals."""
+    return f"{round(value, 2):g}"
+
+
+def lms_table(
+    kind: str,
+    students: list[dict[str, Any]],
+    points: dict[str, float],
+    roster: list[Any] | None = None,
+    canvas_ids: dict[str, str] | None = None,
+    missing: str = "",
+) -> list[list[str]]:
+    """The rows (header first) of a Canvas or Moodle import file, one learner per row.
+
+    ``students`` are student_rows(); ``roster`` (servelab.course_server.roster.Learner) gives
+    names and LMS ids, in its order; graded students not on it follow with their username only.
+    A lab a learner did not submit gets ``missing`` (blank: the LMS leaves the grade unset).
+    """
+    if kind not in LMS_FORMATS:
+        raise ValueError(f"unknown LMS format {kind!r}: use one of {', '.join(LMS_FORMATS)}")
+    labs = list(points)
+    scores = {(r["student"], r["lab"]): r["score"] for r in students}
+    people = {p.username: p for p in roster or []}
+    order = [p.username for p in roster or []]
+    order += sorted({r["student"] for r in students} - set(order))
+    canvas_ids = canvas_ids or {}
+    if kind == "canvas":
+        header = CANVAS_IDENTITY + [
+            f"{lab} ({canvas_ids[lab]})" if lab in canvas_ids else lab for lab in labs
+        ]
+        table = [header, ["Points Possible", "", "", "", ""] + [_number(points[x]) for x in labs]]
+    else:
+        table = [MOODLE_IDENTITY + labs]
+    for username in order:
+        person = people.get(username)
+        if kind == "canvas":
+            name = person.sortable_name if person else username
+            identity = [
+                name,
+                person.canvas_id if person else "",
+                person.student_number if person else "",
+                username,
+                person.section if person else "",
+            ]
+        else:
+            identity = [
+                person.first_name if person else "",
+                person.last_name if person else "",
+                person.student_number if person else "",
+                person.email if person else "",
+                username,
+            ]
+        cells = [
+            _number(scores[(username, lab)]) if (username, lab) in scores else missing
+            for lab in labs
+        ]
+        table.append(identity + cells)
+    return table
+
+
+def export_lms(
+    course: Any,
+    kinds: list[str],
+    labs: list[str] | None = None,
+    roster: list[Any] | None = None,
+    out_dir: Path | None = None,
+    canvas_ids: dict[str, str] | None = None,
+    missing: str = "",
+) -> dict[str, Path]:
+    """Write ``canvas.csv`` and/or ``moodle.csv`` (UTF-8, comma-separated) for ``labs``."""
+    out = out_dir or course.exports
+    out.mkdir(parents=True, exist_ok=True)
+    students = student_rows(question_rows(course, labs))
+    labs = labs or sorted({r["lab"] for r in students})
+    points = lab_points(course, labs)
+    written = {}
+    for kind in kinds:
+        path = out / f"{kind}.csv"
+        table = lms_table(kind, students, points, roster, canvas_ids, missing)
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows(table)
+        written[kind] = path
+    return written
