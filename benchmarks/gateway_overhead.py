@@ -15,9 +15,19 @@ The load client is one asyncio process with aiohttp, reading raw bytes (no JSON 
 LiteLLM is installed by this script into .cache/bench/litellm-venv (its own venv: its pins
 conflict with the course's) and run as its documented proxy, one worker, no database.
 
+3. ``--profile``: py-spy samples servelab's gateway through a 1-stream closed loop, and the
+   samples are sorted into the stages of a request (``STAGES``): CPU per request in each, next
+   to the added TTFT it has to fit in. ``--micro``: the relay's own work per chunk (split,
+   inspect, scrub upstream keys), timed in process.
+
     .venv/bin/python benchmarks/gateway_overhead.py            # full run (~6 min on 2 cores)
     .venv/bin/python benchmarks/gateway_overhead.py --quick    # fewer requests, smoke test
     .venv/bin/python benchmarks/gateway_overhead.py --paths direct,servelab
+    .venv/bin/python benchmarks/gateway_overhead.py --compare /tmp/before  # + that checkout's
+    .venv/bin/python benchmarks/gateway_overhead.py --profile --micro --no-saturation
+
+``--compare DIR`` also runs the gateway of another checkout (e.g. ``git worktree add /tmp/before
+HEAD~1``) as path ``before``, so a change's cost is measured in the same run, on the same noise.
 
 Results: a table on stdout and every number in .cache/bench/gateway_overhead-<time>.json.
 """
@@ -30,6 +40,7 @@ import json
 import os
 import platform
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -52,6 +63,7 @@ sys.path.insert(0, str(ROOT))
 from reference_stack.gateway.auth import hash_key  # noqa: E402
 from reference_stack.gateway.process import GatewayProcess  # noqa: E402
 from reference_stack.scripted import ScriptedUpstream, truth  # noqa: E402
+from servelab_base.child_server import ChildServer  # noqa: E402
 from servelab_base.paths import CACHE  # noqa: E402
 
 #: The issue's workload: 50 ms to first token, 10 ms between chunks, 32 chunks.
@@ -86,6 +98,8 @@ class Sample:
     last: float = 0.0  # last chunk carrying content
     status: int = 0
     error: str = ""
+    #: servelab's own stage timings (its Server-Timing header), milliseconds
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -105,6 +119,10 @@ async def one(session: aiohttp.ClientSession, path: Path_) -> Sample:
             path.url, json=BODY, headers={**path.headers, "x-request-id": rid}
         ) as reply:
             sample.status = reply.status
+            for item in reply.headers.get("server-timing", "").split(","):
+                name, _, dur = item.strip().partition(";dur=")
+                if dur:
+                    sample.stages[name] = float(dur)
             async for block in reply.content.iter_any():
                 now = time.perf_counter()
                 if not sample.first and b'"choices":[{' in block:
@@ -217,7 +235,7 @@ def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 180
     raise RuntimeError(f"{url} not ready after {timeout} s")
 
 
-def servelab_gateway(upstream_url: str, tmp: Path) -> GatewayProcess:
+def servelab_gateway(upstream_url: str, tmp: Path, cwd: Path | None = None) -> GatewayProcess:
     routing = {
         "source": "benchmarks/gateway_overhead.py",
         "jurisdictions": ["on-prem"],
@@ -255,7 +273,19 @@ def servelab_gateway(upstream_url: str, tmp: Path) -> GatewayProcess:
         keys=tmp / "keys.yaml",
         audit=tmp / "audit.jsonl",
         log_level="warning",
+        cwd=cwd,
     ).start()
+
+
+def minimal_proxy(upstream_url: str) -> tuple[ChildServer, str]:
+    """benchmarks/minimal_proxy.py in front of the upstream: the floor of this stack."""
+    child = ChildServer(
+        [sys.executable, str(ROOT / "benchmarks" / "minimal_proxy.py"), upstream_url],
+        name="minimal-proxy",
+    ).start()
+    url = child.wait_for_line(re.compile(r"listening on (http://\S+)"), 60).group(1)
+    child.wait_for_health(url + "/health", 60)
+    return child, url
 
 
 def litellm_venv() -> Path:
@@ -349,8 +379,11 @@ def pct(values: list[float]) -> dict[str, float]:
 
 
 def overheads(samples: list[Sample], records: dict[str, dict]) -> dict[str, list[float]]:
-    """Per request: client-observed TTFT / E2E, and the same minus the upstream's own."""
-    out: dict[str, list[float]] = {"ttft": [], "e2e": [], "ttft_over": [], "e2e_over": []}
+    """Per request: client-observed TTFT / E2E, and the same minus the upstream's own. The
+    TTFT overhead is split in two legs (one clock on one host): the request's way in (client
+    sent -> upstream read it) and the first chunk's way out (upstream sent -> client read)."""
+    keys = ("ttft", "e2e", "ttft_over", "e2e_over", "way_in", "way_out")
+    out: dict[str, list[float]] = {k: [] for k in keys}
     for s in samples:
         if s.error:
             continue
@@ -360,7 +393,18 @@ def overheads(samples: list[Sample], records: dict[str, dict]) -> dict[str, list
         if record is not None and truth.ttft(record) is not None:
             out["ttft_over"].append(s.first - s.send - truth.ttft(record))
             out["e2e_over"].append(s.last - s.send - truth.e2e(record))
+            out["way_in"].append(record["received_perf"] - s.send)
+            out["way_out"].append(s.first - truth.sent_times(record)[0])
     return out
+
+
+def server_timing(samples: list[Sample]) -> dict[str, float]:
+    """p50 of each stage servelab timed itself (ms), over the requests that reported it."""
+    names = {name for s in samples for name in s.stages}
+    return {
+        name: float(np.percentile([s.stages[name] for s in samples if name in s.stages], 50))
+        for name in sorted(names)
+    }
 
 
 def fetch_records(upstream: ScriptedUpstream, since: int) -> tuple[dict[str, dict], int]:
@@ -370,11 +414,15 @@ def fetch_records(upstream: ScriptedUpstream, since: int) -> tuple[dict[str, dic
 
 
 async def measure(
-    paths: list[Path_], upstream: ScriptedUpstream, requests: dict[int, int], burst: bool = False
+    paths: list[Path_],
+    upstream: ScriptedUpstream,
+    requests: dict[int, int],
+    burst: bool = False,
+    levels: tuple[int, ...] = CONCURRENCY,
 ) -> dict:
     results: dict = {}
     seq = 0
-    for concurrency in CONCURRENCY:
+    for concurrency in levels:
         for path in paths:
             await closed_loop(path, concurrency, concurrency * 2)  # warm-up: pools filled
             _, seq = fetch_records(upstream, seq)
@@ -401,12 +449,16 @@ async def measure(
                 "e2e_ms": pct(o["e2e"]),
                 "ttft_overhead_ms": pct(o["ttft_over"]),
                 "e2e_overhead_ms": pct(o["e2e_over"]),
+                "ttft_way_in_ms": pct(o["way_in"]),
+                "ttft_way_out_ms": pct(o["way_out"]),
+                "server_timing_ms_p50": server_timing(ok),
                 "first_errors": [s.error for s in samples if s.error][:3],
             }
             row = results[f"{path.name}@{concurrency}"]
             print(
                 f"  {path.name:9s} x{concurrency:<3d} TTFT p50 {row['ttft_ms']['p50']:8.2f} ms"
-                f"  overhead p50 {row['ttft_overhead_ms']['p50']:7.2f} ms"
+                f"  overhead p50 {row['ttft_overhead_ms']['p50']:7.2f} ms (in "
+                f"{row['ttft_way_in_ms']['p50']:.2f} + out {row['ttft_way_out_ms']['p50']:.2f})"
                 f"  {row['throughput_rps']:6.1f} req/s  errors {row['errors']}",
                 flush=True,
             )
@@ -513,6 +565,115 @@ def table(results: dict, sat: dict, names: list[str]) -> str:
     return "\n".join(lines)
 
 
+# --- where the time goes --------------------------------------------------------------------------
+#: Stages of a streamed request, each recognised by a frame in a py-spy sample's stack; a sample
+#: goes to the first stage (in this order) one of whose markers its stack contains. The stages
+#: up to "first block out" are the TTFT path; the rest happens after the client's first byte.
+RELAY = "reference_stack/gateway/relay"  # as py-spy names its files
+STAGES = [
+    ("after first byte: relay chunks", ("_relay (", "_drain (")),
+    ("after first byte: account (metrics, quotas)", ("on_finish (", "/accounting.py")),
+    ("first block out: inspect, scrub, send", (f"{RELAY}/streaming.py",)),
+    ("first token: read and inspect events", ("opening (", f"{RELAY}/sse.py")),
+    ("upstream: build request, aiohttp send/receive", ("open_stream (", f"{RELAY}/upstream.py")),
+    ("failover loop, breakers", ("/failover.py", "/breaker.py", "/lag.py")),
+    ("request: JSON parse and schema", ("parse_chat_request (",)),
+    ("auth, quotas, policy, route", ("/serving.py", "/auth.py", "/quotas.py", "/residency.py")),
+    ("request body read (BodyLimit)", ("/body_limit.py",)),
+    ("ASGI: FastAPI and Starlette", ("starlette/", "fastapi/")),
+    ("HTTP server: uvicorn, httptools", ("httptools_impl.py", "/edge.py")),
+    ("event loop: uvloop's C code (sockets, timers)", ("asyncio/runners.py",)),
+    ("other", ("",)),
+]
+PROFILE_REQUESTS = 300
+PROFILE_RATE_HZ = 2000
+
+
+def stage_of(stack: str) -> str:
+    return next(name for name, markers in STAGES if any(m in stack for m in markers))
+
+
+def profile_gateway(path: Path_, upstream: ScriptedUpstream, requests: int, out: Path) -> dict:
+    """py-spy record the gateway through a 1-stream closed loop; CPU ms per request by stage."""
+    spy = Path(sys.executable).with_name("py-spy")
+    raw = out.with_suffix(".pyspy.txt")
+    recorder = subprocess.Popen(
+        [
+            str(spy),
+            "record",
+            "--pid",
+            str(path.pids[0]),
+            "--rate",
+            str(PROFILE_RATE_HZ),
+            "--format",
+            "raw",
+            "--gil",  # only while holding the GIL: on-CPU work, not the loop's epoll wait
+            "--nonblocking",  # never pause the gateway to sample it
+            "--output",
+            str(raw),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)  # py-spy attached
+    samples = asyncio.run(closed_loop(path, 1, requests))
+    recorder.send_signal(2)  # SIGINT: py-spy writes its file and exits
+    recorder.wait(timeout=60)
+    ok = sum(1 for s in samples if not s.error)
+    by_stage = {name: 0 for name, _ in STAGES}
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack:
+            by_stage[stage_of(stack)] += int(count)
+    per_request = {name: 1000 * n / PROFILE_RATE_HZ / max(ok, 1) for name, n in by_stage.items()}
+    ttft = [s.first - s.send for s in samples if not s.error]
+    return {
+        "requests": ok,
+        "samples_file": str(raw),
+        "cpu_ms_per_request_by_stage": per_request,
+        "client_ttft_ms_p50": pct(ttft)["p50"],
+    }
+
+
+def micro() -> dict:
+    """The relay's work per chunk, in process: split, inspect (usage, errors, [DONE]), scrub."""
+    import timeit
+    from types import SimpleNamespace
+
+    from reference_stack.gateway.relay import sse
+    from reference_stack.gateway.relay.redact import Redactor
+    from reference_stack.gateway.relay.streaming import StreamRelay
+
+    chunk = (
+        b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m",'
+        b'"choices":[{"index":0,"delta":{"content":" token"},"finish_reason":null}]}\n\n'
+    )
+    first = chunk.replace(b'"delta":{', b'"delta":{"role":"assistant",')
+
+    def relay(key: str | None) -> StreamRelay:
+        opened = SimpleNamespace(redactor=Redactor([key]), first=b"")
+        return StreamRelay(
+            opened,  # type: ignore[arg-type]
+            {},
+            include_usage=False,
+            timing_comment=lambda: "",
+            on_finish=lambda result: None,
+        )
+
+    plain, keyed = relay(None), relay("sk-upstream-key-0123456789abcdef")
+    splitter = sse.EventSplitter()
+    cases = {
+        "split (EventSplitter.feed)": lambda: splitter.feed(chunk),
+        "inspect, no upstream key (_prepare)": lambda: plain._prepare(chunk),
+        "inspect + scrub one key (_prepare)": lambda: keyed._prepare(chunk),
+        "first token check (opening)": lambda: sse.opening(first),
+    }
+    n = 100_000
+    return {
+        name: 1e9 * min(timeit.repeat(fn, number=n, repeat=5)) / n for name, fn in cases.items()
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer requests (smoke test)")
@@ -524,6 +685,29 @@ def main() -> int:
         help="also run the closed loop with workers in lockstep (thundering herd)",
     )
     ap.add_argument("--rate-seconds", type=float, default=RATE_SECONDS)
+    ap.add_argument(
+        "--streams",
+        default=",".join(map(str, CONCURRENCY)),
+        help="closed-loop concurrency levels (of 1, 16, 64)",
+    )
+    ap.add_argument(
+        "--compare",
+        type=Path,
+        help="also run the gateway of the checkout in this folder, as path 'before'",
+    )
+    ap.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run benchmarks/minimal_proxy.py (no logic at all) as path 'floor'",
+    )
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the servelab gateway through a 1-stream run: CPU per request by stage",
+    )
+    ap.add_argument(
+        "--micro", action="store_true", help="time the relay's own work per chunk, in process"
+    )
     ap.add_argument("--out", type=Path)
     ap.add_argument(
         "--nice",
@@ -560,6 +744,21 @@ def main() -> int:
                     [gw.pid],
                 )
             )
+        if args.floor:
+            floor, floor_url = minimal_proxy(upstream.base_url)
+            started.append(floor)
+            paths.append(Path_("floor", floor_url + "/v1/chat/completions", {}, [floor.pid]))
+        if args.compare:
+            before = servelab_gateway(upstream.base_url, tmp, cwd=args.compare)
+            started.append(before)
+            paths.append(
+                Path_(
+                    "before",
+                    before.base_url + "/v1/chat/completions",
+                    {"authorization": f"Bearer {BENCH_KEY}"},
+                    [before.pid],
+                )
+            )
         if "litellm" in names:
             proxy = LiteLLMProxy(upstream.base_url, tmp)
             started.append(proxy)
@@ -578,11 +777,19 @@ def main() -> int:
                 args.realtime,
             )
         print(f"closed loop ({', '.join(p.name for p in paths)}):", flush=True)
-        results = asyncio.run(measure(paths, upstream, requests))
+        levels = tuple(int(n) for n in args.streams.split(","))
+        results = asyncio.run(measure(paths, upstream, requests, levels=levels))
         herd = {}
         if args.burst:
             print("closed loop, workers in lockstep (thundering herd):", flush=True)
-            herd = asyncio.run(measure(paths, upstream, requests, burst=True))
+            herd = asyncio.run(measure(paths, upstream, requests, burst=True, levels=levels))
+        profile = {}
+        if args.profile and "servelab" in names:
+            print("profile (py-spy, 1 stream):", flush=True)
+            servelab = next(p for p in paths if p.name == "servelab")
+            out = CACHE / "bench" / f"gateway_profile-{stamp}"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            profile = profile_gateway(servelab, upstream, PROFILE_REQUESTS, out)
         sat = {}
         if not args.no_saturation:
             print("open loop (Poisson arrivals):", flush=True)
@@ -614,6 +821,8 @@ def main() -> int:
         "closed_loop": results,
         "closed_loop_lockstep": herd,
         "saturation": sat,
+        "profile": profile,
+        "micro_ns_per_chunk": micro() if args.micro else {},
     }
     out = args.out or CACHE / "bench" / f"gateway_overhead-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -624,6 +833,12 @@ def main() -> int:
             "\nlockstep (every worker's request arrives in the same millisecond):\n"
             + table(herd, {}, [p.name for p in paths])
         )
+    if profile:
+        print(f"\nservelab, 1 stream, CPU per request by stage ({profile['requests']} requests):")
+        for name, ms in profile["cpu_ms_per_request_by_stage"].items():
+            print(f"  {ms:6.3f} ms  {name}")
+    for name, ns in report["micro_ns_per_chunk"].items():
+        print(f"  relay per chunk: {ns:7.0f} ns  {name}")
     print(
         f"\n(load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
         f"all numbers in {out})"

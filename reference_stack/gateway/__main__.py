@@ -6,13 +6,16 @@ Other commands:
 
 Served by uvicorn with uvloop (a libuv event loop) and httptools (the HTTP parser of Node.js):
 the fastest combination uvicorn offers, and no access log (one log line per request costs more
-than relaying the request's chunks). Failovers and refusals are logged.
+than relaying the request's chunks). Failovers and refusals are logged. The httptools protocol
+is uvicorn's own with the limits uvicorn lacks (edge.py: header deadline and size, connection
+cap).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import resource
 import socket
 import sys
 from pathlib import Path
@@ -21,6 +24,31 @@ from pydantic import ValidationError
 
 from .auth import hash_key, new_key
 from .settings import Settings
+
+#: File descriptors kept for everything but client and upstream connections (the listening
+#: socket, the audit log, the event loop's own, imports).
+RESERVED_FDS = 64
+
+log = logging.getLogger("servelab.gateway")
+
+
+def connection_cap(wanted: int) -> int:
+    """``wanted`` client connections, or fewer if the open-file limit cannot hold them: each
+    streamed request holds two sockets (the client's and the upstream's). The soft limit is
+    raised to the hard one first, as Go's runtime does for every program."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    fits = max(1, (soft - RESERVED_FDS) // 2)
+    if fits < wanted:
+        log.warning("max_connections lowered from %d to %d: open-file limit %d", wanted, fits, soft)
+    return min(wanted, fits)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -69,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from .app import create_app, load_config
+    from .edge import EdgeLimits, edge_protocol
 
     try:
         settings = _settings(args)
@@ -99,12 +128,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     port = sock.getsockname()[1]
     print(f"servelab gateway listening on http://{settings.host}:{port}", flush=True)
+    limits = EdgeLimits(
+        header_timeout_s=settings.header_timeout_s,
+        max_header_bytes=settings.max_header_bytes,
+        max_connections=connection_cap(settings.max_connections),
+        overload_retry_after_s=settings.overload_retry_after_s,
+    )
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=edge_protocol(limits, app.state.lag),
         access_log=False,
         log_level=settings.log_level,
+        timeout_keep_alive=settings.keep_alive_timeout_s,
         timeout_graceful_shutdown=5,
     )
     uvicorn.Server(config).run(sockets=[sock])

@@ -4,9 +4,9 @@ Three records are kept, and this module is the only one that writes them:
 
 - **metrics** (metrics.py, Prometheus): requests by outcome, attempts and failovers, TTFT and
   inter-token gaps per upstream, time per stage, tokens, refusals, breaker states;
-- the **audit log** (audit.py): every routing decision that denied or rerouted a request, with
-  the candidates considered and the attempts made. A request served by its first choice
-  writes nothing;
+- the **audit log** (audit.py): every routing decision that denied, rerouted or failed a
+  request, with the candidates considered and the attempts made, and the error code it ended
+  with. A request served by its first choice writes nothing;
 - the key's **token quota** (quotas.py): settled from the upstream's ``usage`` once the answer
   is done (requests were taken up front, at admission).
 
@@ -24,7 +24,7 @@ from typing import Any
 from .audit import AuditLog
 from .breaker import State
 from .context import RequestContext
-from .errors import GatewayError
+from .errors import GatewayError, ModelNotConfigured
 from .failover import OK, RULES, AttemptFailed, Outcome
 from .metrics import GatewayMetrics
 from .quotas import Quotas
@@ -38,6 +38,17 @@ log = logging.getLogger("servelab.gateway")
 
 #: ``attempts`` outcome of a stream that failed after its first byte, against its breaker
 FAILED_MID_STREAM = "failed_mid_stream"
+#: Token counts an upstream reports are believed up to this: 10x the largest context window of
+#: any model served anywhere (about 1 M tokens). Anything else (negative, fractional, absurd) is
+#: a broken or hostile upstream, and its usage is ignored rather than charged.
+MAX_REPORTED_TOKENS = 10_000_000
+
+
+def _token_count(value: Any) -> int | None:
+    """A reported token count, if it is a believable one."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 <= value <= MAX_REPORTED_TOKENS else None
 
 
 class Accounting:
@@ -54,6 +65,7 @@ class Accounting:
         self.quotas = quotas
         self.policy = policy
         self.models = models
+        self._stall_counted = 0.0
 
     def model_label(self, alias: str) -> str:
         """Metric label for a model: unknown names collapse into one value (bounded labels)."""
@@ -61,10 +73,15 @@ class Accounting:
 
     # --- before any upstream is tried -----------------------------------------------------------
     def refused(self, alias: str, error: GatewayError) -> None:
-        """Refused at the door: bad key, unknown or forbidden model, over its rate limit."""
+        """Refused at the door: bad key, unknown, forbidden or unconfigured model, over its
+        rate limit. (Not audited: no routing decision was made.)"""
         if error.status == 429:
             self.metrics.rate_limited.labels(error.code or "").inc()
-        outcome = "rate_limited" if error.status == 429 else "refused"
+            outcome = "rate_limited"
+        elif isinstance(error, ModelNotConfigured):
+            outcome = "not_configured"
+        else:
+            outcome = "refused"
         self.metrics.requests.labels(self.model_label(alias), outcome).inc()
 
     def residency_denied(self, req: RequestContext, error: GatewayError) -> None:
@@ -73,7 +90,7 @@ class Accounting:
             req.alias, req.data_class, "no_compliant_in_chain"
         ).inc()
         self.metrics.requests.labels(req.alias, "residency_denied").inc()
-        self._audit(req, "denied", error.message)
+        self._audit(req, "denied", error.message, error=error.code)
 
     def client_disconnected(self, alias: str) -> None:
         """The client hung up before its (non-streamed) answer was ready."""
@@ -97,6 +114,12 @@ class Accounting:
     def breaker_changed(self, upstream: str, state: State) -> None:
         self.metrics.set_breaker(upstream, state)
 
+    def loop_stalled(self, total_s: float) -> None:
+        """The event loop's stall time so far (lag.py), as a counter."""
+        if total_s > self._stall_counted:
+            self.metrics.loop_stalled.inc(total_s - self._stall_counted)
+            self._stall_counted = total_s
+
     def routed(self, req: RequestContext, outcome: Outcome[Any]) -> None:
         """An upstream answered (its first event, or its whole answer): count the attempt, and
         audit why when it is not where the chain alone would have sent the request."""
@@ -109,6 +132,8 @@ class Accounting:
             if not s.allowed and s.candidate.priority <= chosen.priority
         ]
         failed = [a.upstream for a in outcome.attempts if a.outcome != OK]
+        if outcome.panic:
+            self.metrics.panic_routed.labels(req.alias).inc()
         if not excluded and not failed:
             return
         reasons = []
@@ -116,6 +141,8 @@ class Accounting:
             reasons.append(f"residency policy excluded {', '.join(excluded)}")
         if failed:
             reasons.append(f"failed over from {', '.join(failed)}")
+        if outcome.panic:
+            reasons.append("every compliant upstream was cooling down: tried anyway (panic)")
         self._audit(req, "rerouted", "; ".join(reasons), outcome, chosen.name)
 
     # --- how the request ended -------------------------------------------------------------------
@@ -124,8 +151,7 @@ class Accounting:
         self.metrics.ttft.labels(upstream).observe(done.first_token_s)
         self._observe_stages(req.timer)
         self.metrics.requests.labels(req.alias, "ok").inc()
-        usage = done.parsed.get("usage")
-        self._settle_tokens(req, upstream, usage if isinstance(usage, dict) else None)
+        self._settle_tokens(req, upstream, done.parsed.get("usage"))
 
     def streamed(
         self, req: RequestContext, upstream: str, opened: OpenedStream, result: RelayResult
@@ -159,13 +185,12 @@ class Accounting:
         )
 
     def failed(self, req: RequestContext, error: GatewayError, outcome: Outcome[Any]) -> None:
-        """No compliant upstream answered: ``error`` goes back to the client."""
-        if outcome.tried == 0:  # every compliant one was cooling down
-            self.metrics.residency_denials.labels(
-                req.alias, req.data_class, "no_healthy_compliant"
-            ).inc()
+        """No compliant upstream answered: ``error`` (an outage or the upstreams' quotas, never
+        a residency denial: the policy allowed them) goes back to the client."""
+        if outcome.panic:
+            self.metrics.panic_routed.labels(req.alias).inc()
         self.metrics.requests.labels(req.alias, error.code or "failed").inc()
-        self._audit(req, "denied", error.message, outcome)
+        self._audit(req, "failed", error.message, outcome, error=error.code)
 
     # --- the records -----------------------------------------------------------------------------
     def _observe_stages(self, timer: StageTimer) -> None:
@@ -173,11 +198,16 @@ class Accounting:
         for stage, seconds in timer.stages.items():
             observe(stage).observe(seconds)
 
-    def _settle_tokens(self, req: RequestContext, upstream: str, usage: dict | None) -> None:
-        if not usage:
+    def _settle_tokens(self, req: RequestContext, upstream: str, usage: Any) -> None:
+        if not isinstance(usage, dict) or not usage:
             return
-        prompt = int(usage.get("prompt_tokens") or 0)
-        completion = int(usage.get("completion_tokens") or 0)
+        prompt = _token_count(usage.get("prompt_tokens", 0))
+        completion = _token_count(usage.get("completion_tokens", 0))
+        if prompt is None or completion is None:
+            log.warning(
+                "request %s: %s reported unbelievable usage, ignored", req.request_id, upstream
+            )
+            return
         self.quotas.charge_tokens(req.key, prompt + completion)
         self.metrics.tokens.labels(upstream, "prompt").inc(prompt)
         self.metrics.tokens.labels(upstream, "completion").inc(completion)
@@ -189,6 +219,7 @@ class Accounting:
         why: str,
         outcome: Outcome[Any] | None = None,
         chosen: str | None = None,
+        error: str | None = None,
     ) -> None:
         self.audit.write(
             {
@@ -200,6 +231,7 @@ class Accounting:
                 "allowed_jurisdictions": self.policy.jurisdictions(req.data_class),
                 "model": req.alias,
                 "decision": decision,
+                "error": error,
                 "chosen": chosen,
                 "why": why,
                 "candidates": [s.as_record() for s in req.screened],

@@ -7,6 +7,7 @@ failing the first request.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,10 +20,12 @@ from .audit import AuditLog
 from .auth import KeyStore
 from .body_limit import BodyLimit
 from .errors import install_error_handlers
+from .lag import LoopLag
 from .metrics import GatewayMetrics
+from .ops_guard import OpsGuard
 from .protocol import ChatCompletionRequest
-from .relay.upstream import Timeouts, UpstreamClient, make_session
-from .routes import router
+from .relay.upstream import Limits, Timeouts, UpstreamClient, make_session
+from .routes import ChatFastPath, router
 from .routing import RoutingTable
 from .serving import ChatService
 from .settings import Settings, get_settings
@@ -46,9 +49,19 @@ def load_config(settings: Settings) -> LoadedConfig:
     return LoadedConfig(table, keys)
 
 
+def configured_aliases(table: RoutingTable) -> list[str]:
+    """Aliases with at least one available upstream (the others are not served here)."""
+    return [
+        alias
+        for alias, model in table.models.items()
+        if any(table.upstreams[step.upstream].available for step in model.steps)
+    ]
+
+
 def _document_models(app: FastAPI, table: RoutingTable) -> None:
-    """Make /openapi.json name this gateway's model aliases and their max_tokens limit, so the
-    docs (and a schema-driven fuzzer) know what a valid request is here."""
+    """Make /openapi.json name this gateway's model aliases and, per alias, its max_tokens
+    limit: one request schema per limit, chosen by ``model`` (``oneOf``), so the docs (and a
+    schema-driven client or fuzzer) know exactly what a valid request is for each model."""
     build = app.openapi
 
     def openapi() -> dict:
@@ -57,15 +70,29 @@ def _document_models(app: FastAPI, table: RoutingTable) -> None:
             _, defs = models_json_schema(
                 [(ChatCompletionRequest, "validation")], ref_template="#/components/schemas/{model}"
             )
-            schema["components"]["schemas"].update(defs["$defs"])
-            fields = schema["components"]["schemas"]["ChatCompletionRequest"]["properties"]
-            fields["model"]["enum"] = list(table.models)
-            limit = max(m.max_output_tokens for m in table.models.values())
-            for name in ("max_tokens", "max_completion_tokens"):
-                for option in fields[name].get("anyOf", [fields[name]]):
-                    if option.get("type") == "integer":
-                        option["maximum"] = limit
-        return app.openapi_schema or schema
+            schemas = schema["components"]["schemas"]
+            schemas.update(defs["$defs"])
+            by_limit: dict[int, list[str]] = {}
+            for alias in configured_aliases(table):
+                by_limit.setdefault(table.models[alias].max_output_tokens, []).append(alias)
+            refs = []
+            for limit, aliases in sorted(by_limit.items()):
+                variant = copy.deepcopy(schemas["ChatCompletionRequest"])
+                variant["title"] = f"ChatCompletionRequest for {', '.join(aliases)}"
+                fields = variant["properties"]
+                fields["model"]["enum"] = aliases
+                for name in ("max_tokens", "max_completion_tokens"):
+                    for option in fields[name].get("anyOf", [fields[name]]):
+                        if option.get("type") == "integer":
+                            option["maximum"] = limit
+                schemas[f"ChatCompletionRequest{limit}"] = variant
+                refs.append({"$ref": f"#/components/schemas/ChatCompletionRequest{limit}"})
+            if refs:
+                body = schema["paths"]["/v1/chat/completions"]["post"]["requestBody"]
+                body["content"]["application/json"]["schema"] = (
+                    refs[0] if len(refs) == 1 else {"oneOf": refs}
+                )
+        return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
@@ -76,22 +103,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     timeouts = Timeouts(
         settings.connect_timeout_s, settings.first_token_timeout_s, settings.total_timeout_s
     )
+    limits = Limits(settings.max_upstream_answer_bytes, settings.max_sse_event_bytes)
+    lag = LoopLag()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        session = make_session(timeouts)
+        lag.start()
+        session = make_session()
         audit = AuditLog(settings.audit_file)
         app.state.service = ChatService(
             settings,
             config.table,
             config.keys,
-            UpstreamClient(session, timeouts),
+            UpstreamClient(session, timeouts, lag, limits),
             app.state.metrics,
             audit,
+            lag,
         )
         try:
             yield
         finally:
+            lag.stop()
             await session.close()
             audit.close()
 
@@ -105,7 +137,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _document_models(app, config.table)
     app.state.settings = settings
     app.state.metrics = GatewayMetrics()
+    app.state.lag = lag
     app.include_router(router)
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ChatFastPath)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+        min_rate=settings.body_min_rate_bytes_s,
+        lag=lag,
+    )
+    if settings.mode != "local":
+        app.add_middleware(OpsGuard, keys=config.keys)
     return app

@@ -53,6 +53,10 @@ class ApiKey(BaseModel):
     may_set_data_class: bool = False
     #: a documented placeholder for the local stack: refused outside local mode
     local_only: bool = False
+    #: production mode only (in local mode every key may): may send x-servelab-force-failover,
+    #: and may read /metrics, /health's per-upstream detail and /docs
+    may_force_failover: bool = False
+    may_observe: bool = False
     requests_per_minute: Annotated[int, Field(gt=0)] = DEFAULT_REQUESTS_PER_MINUTE
     tokens_per_minute: Annotated[int, Field(gt=0)] = DEFAULT_TOKENS_PER_MINUTE
 
@@ -138,4 +142,15 @@ class KeyStore:
         key = self._by_hash.get(hash_key(token))
         if key is None:
             raise Unauthenticated("Incorrect API key provided.")
+        return key
+
+    def observer(self, authorization: str | None) -> ApiKey:
+        """The key of a request for the gateway's own state (metrics, health detail, docs in
+        production mode): 401 without a key, 403 for a key without ``may_observe``."""
+        key = self.authenticate(authorization)
+        if not key.may_observe:
+            raise Forbidden(
+                f"Key '{key.name}' may not read the gateway's metrics, health detail or docs.",
+                code="observe_not_allowed",
+            )
         return key

@@ -1,47 +1,73 @@
-"""Refuse oversized request bodies with 413 before anything reads them into memory.
+"""Limits on a request body: its size (413) and how long it may take to arrive (408).
 
 A pure ASGI middleware (Starlette's ``BaseHTTPMiddleware`` would wrap every streamed response
 in an extra task and queue, which costs real time per chunk). A declared ``Content-Length``
-over the limit is refused at once; a body without one (chunked) is read here, up to the limit,
-and replayed to the application.
+over the limit is refused at once. Otherwise the body is read here, up to the limit, and
+replayed to the application, so the app never waits on a slow client: the whole body must
+arrive within ``timeout_s`` plus one second per ``min_rate`` bytes received (Apache's
+mod_reqtimeout rule: a real client, however large its body, keeps earning time; a slowloris
+client sending a byte a second does not). The gateway's own stalls are not counted (lag.py).
+
+What comes before the body (the request line and headers) is the HTTP server's to bound:
+edge.py.
 """
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import PayloadTooLarge
+from .errors import GatewayError, PayloadTooLarge, RequestTimeout
+from .lag import NO_LAG, Deadline, LoopLag
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        timeout_s: float = 20.0,
+        min_rate: int = 500,
+        lag: LoopLag = NO_LAG,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
+        self.min_rate = min_rate
+        self.lag = lag
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             return await self.app(scope, receive, send)
-        length = None
         for name, value in scope["headers"]:
             if name == b"content-length":
-                length = int(value) if value.isdigit() else None
+                if value.isdigit() and int(value) > self.max_bytes:
+                    return await self._refuse(
+                        scope, receive, send, PayloadTooLarge(self._too_large(int(value)))
+                    )
                 break
-        if length is not None:
-            if length > self.max_bytes:
-                return await self._refuse(scope, receive, send, length)
-            return await self.app(scope, receive, send)
-        # No Content-Length: read (at most max_bytes + 1) here, then replay it.
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away while sending
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.max_bytes:
-                return await self._refuse(scope, receive, send, size)
-            if not message.get("more_body", False):
-                break
+        chunks, size, more = [], 0, True
+        try:
+            async with Deadline(self.timeout_s, self.lag) as deadline:
+                while more:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        return  # the client went away while sending
+                    chunks.append(message.get("body", b""))
+                    size += len(chunks[-1])
+                    if size > self.max_bytes:
+                        return await self._refuse(
+                            scope, receive, send, PayloadTooLarge(self._too_large(size))
+                        )
+                    more = message.get("more_body", False)
+                    if more:  # it keeps earning time at the minimum rate
+                        deadline.extend_to(self.timeout_s + size / self.min_rate)
+        except TimeoutError:
+            budget = self.timeout_s + size / self.min_rate
+            error = RequestTimeout(
+                f"The request body did not arrive in time: {size} bytes in {budget:.1f} s "
+                f"(allowed: {self.timeout_s:g} s plus 1 s per {self.min_rate} bytes)."
+            )
+            return await self._refuse(scope, receive, send, error)
         replayed = False
 
         async def replay() -> Message:
@@ -53,8 +79,12 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
-        error = PayloadTooLarge(
+    def _too_large(self, size: int) -> str:
+        return (
             f"Request body of {size} bytes exceeds the gateway's limit of {self.max_bytes} bytes."
         )
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, error: GatewayError
+    ) -> None:
         await error.response(headers={"connection": "close"})(scope, receive, send)

@@ -72,11 +72,26 @@ class ModelNotFound(GatewayError):
     status, type, code = 404, "invalid_request_error", "model_not_found"
 
 
+class ModelNotConfigured(ModelNotFound):
+    """The alias is in the routing table, but none of its upstreams is available here (e.g.
+    its key variable is unset): not listed in /v1/models, and no policy or outage involved."""
+
+    code = "model_not_configured"
+
+
 class PayloadTooLarge(GatewayError):
     status, type, code = 413, "invalid_request_error", "payload_too_large"
 
 
+class RequestTimeout(GatewayError):
+    """The client did not send its request (body) in time (body_limit.py)."""
+
+    status, type, code = 408, "invalid_request_error", "request_timeout"
+
+
 class RateLimited(GatewayError):
+    """The key's own quota (quotas.py)."""
+
     status, type, code = 429, "rate_limit_error", "rate_limit_exceeded"
 
 
@@ -86,11 +101,17 @@ class ResidencyDenied(GatewayError):
     status, type, code = 403, "residency_policy_error", "residency_denied"
 
 
-# --- gateway-side errors (5xx): nothing compliant could answer right now ---------------------
-class NoCompliantUpstream(GatewayError):
-    """Compliant upstreams exist but none is healthy; the gateway refuses to degrade."""
+# --- nothing compliant could answer right now: an outage, or the upstreams' quotas -----------
+class UpstreamsRateLimited(GatewayError):
+    """Every compliant upstream tried answered 429: the upstreams' quotas, not the key's."""
 
-    status, type, code = 503, "residency_policy_error", "no_compliant_upstream"
+    status, type, code = 429, "rate_limit_error", "upstream_rate_limited"
+
+
+class UpstreamUnavailable(GatewayError):
+    """Every compliant upstream is cooling down (its breaker open on its own Retry-After)."""
+
+    status, type, code = 503, "upstream_error", "upstream_unavailable"
 
 
 class UpstreamFailed(GatewayError):
@@ -101,6 +122,12 @@ class UpstreamFailed(GatewayError):
 
 class UpstreamTimeout(UpstreamFailed):
     status, code = 504, "upstream_timeout"
+
+
+class GatewayOverloaded(GatewayError):
+    """More connections than the gateway takes (edge.py): come back in a moment."""
+
+    status, type, code = 503, "server_error", "gateway_overloaded"
 
 
 def error_response(status: int, body: dict, headers: dict[str, str] | None = None) -> Response:

@@ -22,6 +22,11 @@ in retries multiply). It walks the compliant candidates in order, skipping upstr
 breaker is open; when a full round has failed, it waits (jittered exponential backoff, or the
 upstream's ``Retry-After`` if that is longer) and goes round again, until the attempt budget
 or the patience for ``Retry-After`` runs out.
+
+Panic routing: when EVERY candidate was skipped because its breaker is open, the loop tries one
+anyway: of those that opened after failures, the one closest to the end of its cooldown (Envoy's
+panic mode; settings.py says why). A breaker must never turn the last upstream of a chain into a
+refusal by itself; only an upstream's own Retry-After keeps it out.
 """
 
 from __future__ import annotations
@@ -193,6 +198,8 @@ class Outcome(Generic[T]):
     fatal: AttemptFailed | None = None
     #: seconds until some breaker lets a request through (when nothing could even be tried)
     retry_in: float = 0.0
+    #: every candidate was cooling down, so the loop tried them anyway (panic routing)
+    panic: bool = False
 
     @property
     def tried(self) -> int:
@@ -216,6 +223,7 @@ class FailoverLoop:
         backoff_base_s: float,
         backoff_max_s: float,
         max_retry_after_wait_s: float,
+        panic_routing: bool = True,
         rng: random.Random | None = None,
         on_breaker_change: Callable[[str, State], None] | None = None,
     ) -> None:
@@ -225,6 +233,7 @@ class FailoverLoop:
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self.max_retry_after_wait_s = max_retry_after_wait_s
+        self.panic_routing = panic_routing
         self.rng = rng or random.Random()
 
     def settle(
@@ -238,9 +247,11 @@ class FailoverLoop:
         """Tell ``upstream``'s breaker how an attempt ended (see ``tell_breaker``); the relay
         calls this too, when a stream it was relaying ends."""
         breaker = self.breakers[upstream]
+        before = breaker.state()
         tell_breaker(breaker, reason, retry_after_s, holds_probe=holds_probe)
-        if self.on_breaker_change:
-            self.on_breaker_change(upstream, breaker.state())
+        after = breaker.state()
+        if self.on_breaker_change and after is not before:
+            self.on_breaker_change(upstream, after)
 
     async def run(
         self,
@@ -269,43 +280,17 @@ class FailoverLoop:
                             )
                         )
                     continue
-                forced = force_first and outcome.tried == 0
-                started = time.perf_counter()
-                try:
-                    result = await attempt(candidate, forced)
-                except AttemptFailed as failure:
-                    elapsed = time.perf_counter() - started
-                    outcome.attempts.append(
-                        Attempt(
-                            candidate.name,
-                            candidate.upstream.jurisdiction,
-                            failure.reason.value,
-                            failure.message,
-                            elapsed,
-                        )
-                    )
-                    self.settle(candidate.name, failure.reason, failure.retry_after)
-                    if on_failure:
-                        on_failure(candidate, failure)
-                    if not failure.rule.fails_over:
-                        outcome.fatal = failure
-                        return outcome
-                    continue
-                except BaseException:  # cancelled: the client went away
-                    self.settle(candidate.name, Reason.CLIENT_DISCONNECTED)
-                    raise
-                self.settle(candidate.name, None)
-                outcome.attempts.append(
-                    Attempt(
-                        candidate.name,
-                        candidate.upstream.jurisdiction,
-                        OK,
-                        "",
-                        time.perf_counter() - started,
-                    )
-                )
-                outcome.result, outcome.candidate = result, candidate
-                return outcome
+                if await self._try(candidate, attempt, force_first, on_failure, outcome):
+                    return outcome
+            if outcome.tried == 0 and self.panic_routing:  # every candidate was cooling down
+                panic = [c for c in plan if self.breakers[c.name].may_panic()]
+                if panic:  # one real attempt, at the one closest to the end of its cooldown
+                    outcome.panic = True
+                    for candidate in sorted(panic, key=lambda c: self.breakers[c.name].retry_in()):
+                        done = await self._try(candidate, attempt, force_first, on_failure, outcome)
+                        if done or outcome.attempts[-1].outcome != Reason.FORCED:
+                            break
+                    return outcome
             # A full round without success: wait, then go round again if that is worth it.
             waits = [self.breakers[c.name].retry_in() for c in plan]
             soonest = min(waits) if waits else 0.0
@@ -322,3 +307,51 @@ class FailoverLoop:
             round_no += 1
             skipped.clear()
             await asyncio.sleep(delay)
+
+    async def _try(
+        self,
+        candidate: Candidate,
+        attempt: Callable[[Candidate, bool], Awaitable[T]],
+        force_first: bool,
+        on_failure: Callable[[Candidate, AttemptFailed], None] | None,
+        outcome: Outcome[T],
+    ) -> bool:
+        """One attempt, recorded and told to its breaker; True when the loop is done (it
+        answered, or failed in a way that must not fail over)."""
+        forced = force_first and outcome.tried == 0
+        started = time.perf_counter()
+        try:
+            result = await attempt(candidate, forced)
+        except AttemptFailed as failure:
+            elapsed = time.perf_counter() - started
+            outcome.attempts.append(
+                Attempt(
+                    candidate.name,
+                    candidate.upstream.jurisdiction,
+                    failure.reason.value,
+                    failure.message,
+                    elapsed,
+                )
+            )
+            self.settle(candidate.name, failure.reason, failure.retry_after)
+            if on_failure:
+                on_failure(candidate, failure)
+            if not failure.rule.fails_over:
+                outcome.fatal = failure
+                return True
+            return False
+        except BaseException:  # cancelled: the client went away
+            self.settle(candidate.name, Reason.CLIENT_DISCONNECTED)
+            raise
+        self.settle(candidate.name, None)
+        outcome.attempts.append(
+            Attempt(
+                candidate.name,
+                candidate.upstream.jurisdiction,
+                OK,
+                "",
+                time.perf_counter() - started,
+            )
+        )
+        outcome.result, outcome.candidate = result, candidate
+        return True

@@ -61,6 +61,17 @@ class GatewayMetrics:
             ["model", "data_class", "why"],
             registry=r,
         )
+        self.panic_routed = Counter(
+            p + "panic_routed_total",
+            "Requests whose every compliant upstream was cooling down, tried anyway (panic)",
+            ["model"],
+            registry=r,
+        )
+        self.loop_stalled = Counter(
+            p + "event_loop_stalled_seconds_total",
+            "Time the gateway's own event loop could not run (not counted against upstreams)",
+            registry=r,
+        )
         self.rate_limited = Counter(
             p + "rate_limited_total", "Requests refused with 429", ["limit"], registry=r
         )

@@ -25,7 +25,8 @@ _LISTENING = re.compile(r"listening on (http://\S+)")
 class GatewayProcess:
     """``python -m reference_stack.gateway`` on a free loopback port (``--port 0``).
 
-    ``settings`` become ``SERVELAB_GATEWAY_<NAME>`` variables (``max_attempts=2``)."""
+    ``settings`` become ``SERVELAB_GATEWAY_<NAME>`` variables (``max_attempts=2``). ``cwd``
+    runs the gateway of the checkout there instead of this one."""
 
     def __init__(
         self,
@@ -34,6 +35,7 @@ class GatewayProcess:
         audit: str | Path | None = None,
         env: dict[str, str] | None = None,
         cpu: int | None = None,
+        cwd: str | Path | None = None,
         **settings: object,
     ) -> None:
         args = ["--host", "127.0.0.1", "--port", "0"]
@@ -48,6 +50,7 @@ class GatewayProcess:
             name="gateway",
             env=full_env,
             cpu=cpu,
+            cwd=cwd,  # another checkout's gateway (benchmarks compare two versions)
         )
         self.base_url = ""
 

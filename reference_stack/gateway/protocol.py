@@ -5,6 +5,12 @@ touched. Validation is strict: ``"max_tokens": "12"`` is refused, not quietly tu
 Parameters this schema does not name are passed through to the upstream unchanged, the way an
 OpenAI-compatible server accepts vendor extensions (vLLM's ``top_k``, for example).
 
+Strict, but never stricter than OpenAI's own published spec: every request it accepts for chat
+completions (nullable fields set to ``null``, the deprecated ``function`` role ...) passes
+here, and the gateway refuses nothing the engine itself would accept
+(tests/unit/gateway/test_gateway_openai_spec.py generates such requests from the spec's fields,
+written down in tests/data/openai_chat_request.json).
+
 Responses are relayed as the upstream's bytes, never re-serialised; the response schemas below
 document them for ``/docs`` and for the schema-driven fuzz in the tests.
 """
@@ -47,7 +53,9 @@ class ContentPart(_Strict):
 
 
 class ChatMessage(_Strict):
-    role: Literal["system", "developer", "user", "assistant", "tool"]
+    #: ``function`` is deprecated by OpenAI (``tool`` replaced it) but still in its spec, and
+    #: engines accept it: so does the gateway.
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = None
     name: str | None = None
 
@@ -74,9 +82,9 @@ class ChatCompletionRequest(_Strict):
         }
     )
 
-    model: Annotated[str, Field(min_length=1, max_length=256)]
+    model: Annotated[str, Field(min_length=1)]
     messages: Annotated[list[ChatMessage], Field(min_length=1)]
-    stream: bool = False
+    stream: bool | None = False  # null: OpenAI's spec allows it, and means false
     stream_options: StreamOptions | None = None
     max_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_CEILING), _INTEGRAL] | None = None
     max_completion_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_CEILING), _INTEGRAL] | None = (
@@ -156,8 +164,9 @@ class ErrorResponse(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"]
-    #: breaker state of each upstream: closed, open or half_open
-    upstreams: dict[str, str]
+    #: breaker state of each upstream: closed, open or half_open (in production mode only for
+    #: a key with may_observe)
+    upstreams: dict[str, str] | None = None
 
 
 def parse_chat_request(
@@ -177,6 +186,20 @@ def parse_chat_request(
         return ChatCompletionRequest.model_validate(raw), raw
     except ValidationError as exc:
         raise invalid_request(exc.errors()) from None
+
+
+def check_output_cap(request: ChatCompletionRequest, limit: int) -> None:
+    """400 when the request asks an alias for more output tokens than it can produce (the
+    engine would refuse it too: vLLM's "cannot be greater than max_model_len")."""
+    for param in ("max_tokens", "max_completion_tokens"):
+        cap = getattr(request, param)
+        if cap is not None and cap > limit:
+            raise BadRequest(
+                f"{param} is {cap}, but model '{request.model}' can produce at most {limit} "
+                f"tokens.",
+                code="max_tokens_too_large",
+                param=param,
+            )
 
 
 def body_for_upstream(body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:

@@ -31,23 +31,25 @@ from .breaker import Breaker
 from .cache import CachedAnswer, ResponseCache, cache_key, completion_body, stream_body
 from .context import RequestContext
 from .errors import (
-    BadRequest,
     Forbidden,
     GatewayError,
+    ModelNotConfigured,
     ModelNotFound,
-    NoCompliantUpstream,
     ResidencyDenied,
     UpstreamFailed,
+    UpstreamsRateLimited,
     UpstreamTimeout,
+    UpstreamUnavailable,
     upstream_client_error,
 )
 from .failover import SKIPPED, AttemptFailed, FailoverLoop, Outcome, Reason
+from .lag import NO_LAG, LoopLag
 from .metrics import GatewayMetrics
-from .protocol import ChatCompletionRequest, body_for_upstream
+from .protocol import ChatCompletionRequest, body_for_upstream, check_output_cap
 from .quotas import Quotas
 from .relay.streaming import RelayResult, StreamRelay
 from .relay.upstream import Completed, OpenedStream, UpstreamClient
-from .residency import ResidencyPolicy
+from .residency import ResidencyPolicy, Screened
 from .routing import Candidate, Router, RoutingTable
 from .settings import Settings
 from .timing import StageTimer
@@ -62,13 +64,16 @@ _TIMEOUTS = {
     Reason.FIRST_TOKEN_TIMEOUT.value,
     Reason.TOTAL_TIMEOUT.value,
 }
+_TRUE = ("1", "true", "yes")
 
 T = TypeVar("T")
 
 
-async def _wait_for_disconnect(receive: Receive) -> None:
+async def _cancel_on_disconnect(receive: Receive, task: asyncio.Task) -> None:
+    """Wait for the client to hang up, then cancel ``task`` (the request it was waiting for)."""
     while (await receive())["type"] != "http.disconnect":
         pass
+    task.cancel()
 
 
 class ChatService:
@@ -82,41 +87,65 @@ class ChatService:
         client: UpstreamClient,
         metrics: GatewayMetrics,
         audit: AuditLog,
+        lag: LoopLag = NO_LAG,
     ) -> None:
         self.settings = settings
+        self.lag = lag
         self.table = table
         self.keys = keys
         self.client = client
         self.router = Router(table)
         self.policy = ResidencyPolicy(table)
+        self._screened: dict[tuple[str, str], list[Screened]] = {}
         self.quotas = Quotas()
         self.cache = ResponseCache()
         self.accounting = Accounting(metrics, audit, self.quotas, self.policy, table.models)
         self.breakers = {
-            name: Breaker(settings.breaker_failure_threshold, settings.breaker_cooldown_s)
+            name: Breaker(
+                settings.breaker_failure_threshold,
+                settings.breaker_cooldown_s,
+                settings.max_retry_after_cooldown_s,
+            )
             for name in table.upstreams
         }
-        self.refresh_breaker_gauges()
+        self.refresh_gauges()
         self.loop = FailoverLoop(
             self.breakers,
             max_attempts=settings.max_attempts,
             backoff_base_s=settings.backoff_base_s,
             backoff_max_s=settings.backoff_max_s,
             max_retry_after_wait_s=settings.max_retry_after_wait_s,
+            panic_routing=settings.panic_routing,
             on_breaker_change=self.accounting.breaker_changed,
         )
 
     # --- entry points -----------------------------------------------------------------------
     def models_for(self, authorization: str | None) -> list[str]:
-        key = self.keys.authenticate(authorization)
-        return [alias for alias in self.router.aliases() if key.may_use(alias)]
+        return self.models_for_key(self.keys.authenticate(authorization))
+
+    def models_for_key(self, key: ApiKey) -> list[str]:
+        """The aliases this key may use that have an upstream here (configured)."""
+        return [a for a in self.router.aliases() if key.may_use(a) and self.router.chain(a)]
 
     def breaker_states(self) -> dict[str, str]:
         return {name: breaker.state().value for name, breaker in self.breakers.items()}
 
-    def refresh_breaker_gauges(self) -> None:
+    def refresh_gauges(self) -> None:
+        """Metrics that change with time alone: breaker states, the event loop's stalls."""
         for name, breaker in self.breakers.items():
             self.accounting.breaker_changed(name, breaker.state())
+        self.accounting.loop_stalled(self.lag.total())
+
+    def may_observe(self, authorization: str | None) -> bool:
+        """May this caller see the gateway's own state? Anyone in local mode; in production
+        mode a key with ``may_observe`` (ops_guard.py)."""
+        if self.settings.mode == "local":
+            return True
+        try:
+            self.keys.observer(authorization)
+        except GatewayError:
+            return False
+        return True
 
     async def chat(
         self,
@@ -125,20 +154,24 @@ class ChatService:
         headers: Headers,
         receive: Receive,
     ) -> Response:
-        """Serve one chat completion; a client that disconnects cancels the upstream call."""
-        work = asyncio.ensure_future(self._chat(request, body, headers))
-        watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
+        """Serve one chat completion; a client that disconnects cancels the upstream call.
+
+        The request runs in this task (no second task to hand the answer over: that would cost
+        a turn of the event loop each way); a watcher cancels it if the client hangs up."""
+        this = asyncio.current_task()
+        assert this is not None
+        watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, this))
         try:
-            await asyncio.wait((work, watcher), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            watcher.cancel()
-            if not work.done():
-                work.cancel()
-        if not work.done() or work.cancelled():
+            return await self._chat(request, body, headers)
+        except asyncio.CancelledError:
+            if not watcher.done():  # cancelled by someone else (shutdown): pass it on
+                raise
+            this.uncancel()  # the cancellation was ours, and it is handled here
             self.accounting.client_disconnected(request.model)
             # nobody reads this; 499 is the de-facto "client closed request" code (nginx)
             return Response(status_code=499)
-        return work.result()
+        finally:
+            watcher.cancel()
 
     # --- the pipeline -------------------------------------------------------------------------
     async def _chat(
@@ -153,6 +186,7 @@ class ChatService:
             key = self.keys.authenticate(headers.get("authorization"))
             self._check_request(key, request)
             data_class = key.data_class_for(headers.get(DATA_CLASS_HEADER))
+            force = self._force_failover(key, headers)
             self.quotas.admit(key)
         except GatewayError as exc:
             self.accounting.refused(alias, exc)
@@ -160,7 +194,7 @@ class ChatService:
         timer.lap("auth")
 
         # Policy first: routing below only ever sees the candidates allowed this data class.
-        screened = self.policy.screen(data_class, self.router.chain(alias))
+        screened = self._screen(data_class, alias)
         ctx = RequestContext(request_id, key, data_class, alias, request, screened, timer)
         try:
             compliant = self.policy.compliant(data_class, alias, screened)
@@ -171,11 +205,6 @@ class ChatService:
         plan = self.router.order(compliant)
         timer.lap("route")
 
-        force = self.settings.force_failover or headers.get(FORCE_FAILOVER_HEADER, "").lower() in (
-            "1",
-            "true",
-            "yes",
-        )
         if request.stream:
             return await self._stream(ctx, body, plan, force)
         return await self._complete(ctx, body, plan, force)
@@ -194,18 +223,36 @@ class ChatService:
                 code="model_not_allowed",
                 param="model",
             )
-        limit = self.table.models[alias].max_output_tokens
-        for param in ("max_tokens", "max_completion_tokens"):
-            cap = getattr(request, param)
-            if cap is not None and cap > limit:
-                raise BadRequest(
-                    f"{param} is {cap}, but model '{alias}' can produce at most {limit} tokens.",
-                    code="max_tokens_too_large",
-                    param=param,
-                )
+        if not self.router.chain(alias):
+            raise ModelNotConfigured(
+                f"The model '{alias}' is not configured on this gateway: none of its upstreams "
+                f"is available (an upstream's key variable may be unset). Available: "
+                f"{', '.join(self.models_for_key(key)) or 'none'}.",
+                param="model",
+            )
+        check_output_cap(request, self.table.models[alias].max_output_tokens)
 
-    def models_for_key(self, key: ApiKey) -> list[str]:
-        return [alias for alias in self.router.aliases() if key.may_use(alias)]
+    def _screen(self, data_class: str, alias: str) -> list[Screened]:
+        """The policy's verdict on every candidate of ``alias`` for ``data_class``: the table
+        does not change while the gateway runs, so each pair is screened once."""
+        screened = self._screened.get((data_class, alias))
+        if screened is None:
+            screened = self.policy.screen(data_class, self.router.chain(alias))
+            self._screened[data_class, alias] = screened
+        return screened
+
+    def _force_failover(self, key: ApiKey, headers: Headers) -> bool:
+        """The teaching switch: on for every request, or asked for by this one (in production
+        mode only by a key allowed to)."""
+        asked = headers.get(FORCE_FAILOVER_HEADER, "").lower() in _TRUE
+        if asked and self.settings.mode != "local" and not key.may_force_failover:
+            raise Forbidden(
+                f"Key '{key.name}' may not force a failover ({FORCE_FAILOVER_HEADER}) in "
+                f"production mode.",
+                code="force_failover_not_allowed",
+                param=FORCE_FAILOVER_HEADER,
+            )
+        return asked or self.settings.force_failover
 
     async def _run(
         self,
@@ -265,6 +312,7 @@ class ChatService:
             timing_comment=timing_comment,
             on_finish=on_finish,
             collect_text=self.table.models[ctx.alias].cache_enabled,
+            lag=self.lag,
         )
 
     async def _complete(
@@ -284,11 +332,13 @@ class ChatService:
         self.accounting.routed(ctx, outcome)
         self.accounting.completed(ctx, name, done)
         if self.table.models[ctx.alias].cache_enabled:
-            choice = (done.parsed.get("choices") or [{}])[0]
-            content = (choice.get("message") or {}).get("content")
+            choice = (done.parsed["choices"] or [None])[0]
+            message = choice.get("message") if isinstance(choice, dict) else None
+            content = message.get("content") if isinstance(message, dict) else None
             if isinstance(content, str):
+                finish = choice.get("finish_reason")
                 usage = done.parsed.get("usage")
-                self._remember(ctx, content, choice.get("finish_reason"), usage)
+                self._remember(ctx, content, finish if isinstance(finish, str) else None, usage)
         headers = self._headers(ctx, name, outcome.tried)
         return Response(done.body, media_type="application/json", headers=headers)
 
@@ -327,27 +377,34 @@ class ChatService:
         return error.response()
 
     def _failure(self, ctx: RequestContext, outcome: Outcome[Any]) -> GatewayError:
-        """The error for a request no compliant upstream answered, saying why."""
+        """The error for a request no compliant upstream answered, saying what happened: every
+        one cooling down on its own Retry-After (503), every one over its quota (429), every
+        one timing out (504), or failing (502). Never a residency denial: the policy allowed
+        them."""
         attempts = [a.as_record() for a in outcome.attempts]
         policy = self.policy.policy_summary(ctx.data_class)
         extra = {"policy": policy, "attempts": attempts}
-        jurisdictions = ", ".join(policy["allowed_jurisdictions"])
+        scope = (
+            f"model '{ctx.alias}' for data class '{ctx.data_class}' (jurisdictions: "
+            f"{', '.join(policy['allowed_jurisdictions'])}); the request was not sent elsewhere"
+        )
+        retry_after = {"retry-after": str(max(1, round(outcome.retry_in)))}
         if outcome.tried == 0:
-            retry_after = max(1, round(outcome.retry_in))
-            return NoCompliantUpstream(
-                f"No healthy upstream for model '{ctx.alias}' may process data class "
-                f"'{ctx.data_class}' (allowed jurisdictions: {jurisdictions}); every compliant "
-                f"one is cooling down. Not degrading to a non-compliant upstream.",
-                headers={"retry-after": str(retry_after)},
+            return UpstreamUnavailable(
+                f"Every upstream of {scope}: all are cooling down, as they asked (Retry-After).",
+                headers=retry_after,
                 extra=extra,
             )
         tried = [a["outcome"] for a in attempts if a["outcome"] != SKIPPED]
-        kind = UpstreamTimeout if tried and all(o in _TIMEOUTS for o in tried) else UpstreamFailed
+        if all(o == Reason.TOO_MANY_REQUESTS.value for o in tried):
+            return UpstreamsRateLimited(
+                f"Every upstream tried answered 429 (over its rate limit): {scope}.",
+                headers=retry_after,
+                extra=extra,
+            )
+        kind = UpstreamTimeout if all(o in _TIMEOUTS for o in tried) else UpstreamFailed
         return kind(
-            f"All {outcome.tried} attempts at upstreams of model '{ctx.alias}' failed. "
-            f"Only upstreams allowed for data class '{ctx.data_class}' (jurisdictions: "
-            f"{jurisdictions}) were tried; the request was not sent elsewhere.",
-            extra=extra,
+            f"All {outcome.tried} attempts failed at the upstreams of {scope}.", extra=extra
         )
 
     # --- response headers --------------------------------------------------------------------

@@ -49,12 +49,53 @@ BACKOFF_MAX_S = 1.0
 #: A Retry-After longer than this is not waited for inside a request: the upstream is cooled
 #: down for that long instead and the request moves on to the next candidate.
 MAX_RETRY_AFTER_WAIT_S = 2.0
+#: The longest an upstream's own Retry-After may keep its breaker open. The value comes from the
+#: upstream, so it is capped: Portkey caps the wait it honours at 60 s, as Envoy caps retry
+#: back-off with ``max_interval``. (A ``Retry-After: 100000000`` would otherwise take an upstream
+#: out for three years.) Unparseable values (``inf``, ``1e999``) count as absent.
+MAX_RETRY_AFTER_COOLDOWN_S = 60.0
 
 #: Consecutive failures that open an upstream's breaker (LiteLLM's router defaults to 3 fails
 #: per minute before cooling a deployment down); cooldown before a half-open probe (LiteLLM: 5 s
 #: by default; 30 s gives a crashed local engine time to restart).
 BREAKER_FAILURE_THRESHOLD = 3
 BREAKER_COOLDOWN_S = 30.0
+#: Panic routing: when every compliant upstream of a request is cooling down after failures,
+#: try them anyway instead of refusing. A breaker protects an upstream from traffic while others
+#: carry it; with none left it only turns a partial outage into a total one (and a gateway's own
+#: hiccup into a metastable storm). Envoy routes to all hosts below its
+#: ``healthy_panic_threshold`` (default 50 %) and caps ejection with ``max_ejection_percent``;
+#: LiteLLM never cools down the only deployment of a group. A cooldown the upstream asked for
+#: (Retry-After) is still honoured.
+PANIC_ROUTING = True
+
+#: Upstream-controlled sizes. A whole non-streamed answer: OpenAI's largest (n=128 choices of
+#: 16,384 tokens, about 8 MiB of JSON) fits four times over. One SSE event: a chunk carries a
+#: few tokens (about 200 bytes; a few KiB with top_logprobs=20), so 1 MiB without an event end
+#: is a broken or hostile stream.
+MAX_UPSTREAM_ANSWER_BYTES = 32 * 1024 * 1024
+MAX_SSE_EVENT_BYTES = 1024 * 1024
+
+#: Slow and greedy clients (the HTTP server's edge, edge.py and body_limit.py). Request headers
+#: must arrive whole within 20 s and a body within 20 s plus 1 s per 500 bytes: Apache's
+#: mod_reqtimeout defaults (``header=20-40,MinRate=500 body=20,MinRate=500``), which cut a
+#: slowloris client sending a byte a second while any real client finishes in time.
+HEADER_TIMEOUT_S = 20.0
+BODY_TIMEOUT_S = 20.0
+BODY_MIN_RATE_BYTES_S = 500
+#: Request line and headers together: Envoy's default ``max_request_headers_kb`` is 60, and it
+#: answers 431 above it (nginx allows 4 x 8 KiB; Node.js 16 KiB).
+MAX_HEADER_BYTES = 60 * 1024
+#: Open client connections (each holds one request at a time): Envoy's circuit-breaker defaults
+#: are 1024 connections and 1024 requests. Above it a request gets 503 with Retry-After
+#: (``OVERLOAD_RETRY_AFTER_S``). The gateway lowers it at start-up if the process's open-file
+#: limit could not hold that many client and upstream connections.
+MAX_CONNECTIONS = 1024
+OVERLOAD_RETRY_AFTER_S = 1
+#: An idle keep-alive connection is closed after this long: uvicorn's default. Behind a load
+#: balancer set it ABOVE the balancer's idle timeout (AWS ALB: 60 s), so the balancer never
+#: reuses a connection the gateway is closing.
+KEEP_ALIVE_TIMEOUT_S = 5.0
 
 #: The plaintext key of the embedded stack's learner, documented in README.md. It is a
 #: placeholder, safe only on a laptop's loopback: outside local mode the gateway refuses to start
@@ -90,13 +131,27 @@ class Settings(BaseSettings):
     backoff_base_s: float = Field(BACKOFF_BASE_S, ge=0)
     backoff_max_s: float = Field(BACKOFF_MAX_S, ge=0)
     max_retry_after_wait_s: float = Field(MAX_RETRY_AFTER_WAIT_S, ge=0)
+    max_retry_after_cooldown_s: float = Field(MAX_RETRY_AFTER_COOLDOWN_S, ge=0)
 
     breaker_failure_threshold: int = Field(BREAKER_FAILURE_THRESHOLD, ge=1)
     breaker_cooldown_s: float = Field(BREAKER_COOLDOWN_S, gt=0)
+    panic_routing: bool = PANIC_ROUTING
+
+    max_upstream_answer_bytes: int = Field(MAX_UPSTREAM_ANSWER_BYTES, gt=0)
+    max_sse_event_bytes: int = Field(MAX_SSE_EVENT_BYTES, gt=0)
+
+    header_timeout_s: float = Field(HEADER_TIMEOUT_S, gt=0)
+    body_timeout_s: float = Field(BODY_TIMEOUT_S, gt=0)
+    body_min_rate_bytes_s: int = Field(BODY_MIN_RATE_BYTES_S, gt=0)
+    max_header_bytes: int = Field(MAX_HEADER_BYTES, ge=1024)
+    max_connections: int = Field(MAX_CONNECTIONS, ge=1)
+    overload_retry_after_s: int = Field(OVERLOAD_RETRY_AFTER_S, ge=1)
+    keep_alive_timeout_s: float = Field(KEEP_ALIVE_TIMEOUT_S, gt=0)
 
     #: Teaching and testing switch: every request's first attempt fails as if its upstream were
-    #: unreachable, so the failover path runs (a request can ask for the same with the
-    #: ``x-servelab-force-failover`` header). Forced failures never trip a breaker.
+    #: unreachable, so the failover path runs. A request can ask for the same with the
+    #: ``x-servelab-force-failover`` header: in local mode any key, in production mode only a
+    #: key with ``may_force_failover`` (keys.yaml). Forced failures never trip a breaker.
     force_failover: bool = False
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -11,12 +11,16 @@ Two wire dialects are spoken, chosen by the upstream's ``kind`` in routing.yaml:
 The client is one pooled aiohttp session for the whole gateway (connections are reused, so a
 request to a warm upstream pays no TCP connect), with NO retries of its own: retrying is the
 failover loop's job alone. Upstream keys are read from the environment per request and go
-only into the outgoing request's headers; error text that might echo them is redacted.
+only into the outgoing request's headers; whatever comes back is scrubbed of them (redact.py).
+
+Everything the upstream controls is bounded here: how long it may take (connect, then first
+token or whole answer: ``Deadline``, which does not count the gateway's own stalls, lag.py),
+how much it may send (a whole answer, one SSE event, an error body) and what its ``Retry-After``
+says (servelab_base.retry_after reads it strictly; the breaker caps it).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -29,8 +33,10 @@ from yarl import URL
 from servelab_base.retry_after import parse_retry_after
 
 from ..failover import AttemptFailed, Reason, reason_for_status
+from ..lag import NO_LAG, Deadline, LoopLag
 from ..routing import Candidate, Upstream
-from .sse import EventSplitter, first_event_error
+from .redact import Redactor
+from .sse import EventSplitter, EventTooLarge, opening
 
 #: How much of an upstream error body is kept for the client and the audit log.
 MAX_ERROR_BODY_BYTES = 4096
@@ -41,6 +47,14 @@ class Timeouts:
     connect_s: float
     first_token_s: float
     total_s: float
+
+
+@dataclass
+class Limits:
+    """How much an upstream may send (settings.py says why)."""
+
+    answer_bytes: int = 32 * 1024 * 1024
+    event_bytes: int = 1024 * 1024
 
 
 def request_url(upstream: Upstream, model: str) -> str:
@@ -65,31 +79,27 @@ def request_headers(upstream: Upstream) -> dict[str, str]:
     return headers
 
 
-def redact(text: str, upstream: Upstream) -> str:
-    """``text`` with the upstream's key removed (an upstream may echo it in an error)."""
-    key = upstream.api_key
-    return text.replace(key, "[redacted]") if key else text
-
-
 async def _on_headers_sent(_session: Any, ctx: SimpleNamespace, _params: Any) -> None:
     ctx.trace_request_ctx.sent = time.perf_counter()
+    deadline = ctx.trace_request_ctx.deadline
+    if deadline is not None:  # connected and sent: the next phase's budget starts now
+        deadline.restart(ctx.trace_request_ctx.next_budget)
+        ctx.trace_request_ctx.deadline = None
 
 
-def make_session(timeouts: Timeouts) -> aiohttp.ClientSession:
-    """The gateway's pooled HTTP client (no per-host limit: the upstream decides its load)."""
+def make_session() -> aiohttp.ClientSession:
+    """The gateway's pooled HTTP client (no per-host limit: the upstream decides its load; no
+    timeouts of its own: ``Deadline`` times every phase, net of the gateway's own stalls)."""
     trace = aiohttp.TraceConfig()
     trace.on_request_headers_sent.append(_on_headers_sent)
     connector = aiohttp.TCPConnector(
         limit=0, limit_per_host=0, ttl_dns_cache=300, enable_cleanup_closed=True
     )
-    timeout = aiohttp.ClientTimeout(
-        total=None, connect=timeouts.connect_s, sock_connect=timeouts.connect_s
-    )
     # No cookie jar: cookies one user's request brought back must never ride along on
     # another user's request (and skipping the jar saves work on every request).
     return aiohttp.ClientSession(
         connector=connector,
-        timeout=timeout,
+        timeout=aiohttp.ClientTimeout(total=None),
         trace_configs=[trace],
         cookie_jar=aiohttp.DummyCookieJar(),
         auto_decompress=False,
@@ -99,14 +109,15 @@ def make_session(timeouts: Timeouts) -> aiohttp.ClientSession:
 
 @dataclass
 class OpenedStream:
-    """A streaming attempt that has produced its first SSE event(s) and is ready to relay."""
+    """A streaming attempt that has produced its first token and is ready to relay."""
 
     response: aiohttp.ClientResponse
-    first: bytes  # the first complete event(s), not yet sent to the client
+    first: bytes  # the events up to the first token (those held back included), not yet sent
     splitter: EventSplitter  # holds any partial event after ``first``
     connect_s: float  # attempt start -> request sent (includes any TCP connect)
-    first_token_s: float  # request sent -> first event
-    deadline: float  # loop.time() by which the whole attempt must end
+    first_token_s: float  # request sent -> first event carrying content
+    remaining_s: float  # of the total timeout, when the first token arrived
+    redactor: Redactor  # scrubs upstream keys from every relayed byte
 
     def close(self) -> None:
         """Drop the connection: an OpenAI-compatible upstream stops generating (use when the
@@ -116,7 +127,7 @@ class OpenedStream:
 
 @dataclass
 class Completed:
-    """A non-streamed attempt's answer."""
+    """A non-streamed attempt's answer (already scrubbed of upstream keys)."""
 
     body: bytes
     parsed: dict
@@ -124,9 +135,11 @@ class Completed:
     first_token_s: float  # request sent -> whole answer (non-streamed: the same moment)
 
 
-async def _error_from(response: aiohttp.ClientResponse, upstream: Upstream) -> AttemptFailed:
+async def _error_from(
+    response: aiohttp.ClientResponse, upstream: Upstream, redactor: Redactor
+) -> AttemptFailed:
     raw = await response.content.read(MAX_ERROR_BODY_BYTES)
-    text = redact(raw.decode("utf-8", "replace"), upstream)
+    text = redactor.text(raw.decode("utf-8", "replace"))
     return AttemptFailed(
         reason_for_status(response.status),
         f"{upstream.name} answered HTTP {response.status}",
@@ -136,22 +149,47 @@ async def _error_from(response: aiohttp.ClientResponse, upstream: Upstream) -> A
     )
 
 
-def _connection_failure(exc: BaseException, upstream: Upstream) -> AttemptFailed:
-    if isinstance(exc, aiohttp.ServerTimeoutError | aiohttp.ConnectionTimeoutError):
-        return AttemptFailed(Reason.CONNECT_TIMEOUT, f"{upstream.name}: connect timed out")
-    detail = redact(f"{type(exc).__name__}: {exc}", upstream)
+def _connection_failure(
+    exc: BaseException, upstream: Upstream, redactor: Redactor
+) -> AttemptFailed:
+    detail = redactor.text(f"{type(exc).__name__}: {exc}")
     if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
         return AttemptFailed(Reason.BROKEN_STREAM, f"{upstream.name}: {detail}")
     return AttemptFailed(Reason.CONNECT_ERROR, f"{upstream.name}: {detail}")
 
 
+def _timed_out(upstream: Upstream, sent: float | None, phase_s: float, what: str) -> AttemptFailed:
+    if sent is None:
+        return AttemptFailed(Reason.CONNECT_TIMEOUT, f"{upstream.name}: connect timed out")
+    reason = Reason.FIRST_TOKEN_TIMEOUT if what == "first token" else Reason.TOTAL_TIMEOUT
+    return AttemptFailed(reason, f"{upstream.name}: no {what} within {phase_s:g} s")
+
+
 class UpstreamClient:
     """Opens attempts; raises AttemptFailed, classified for the failover table."""
 
-    def __init__(self, session: aiohttp.ClientSession, timeouts: Timeouts) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        timeouts: Timeouts,
+        lag: LoopLag = NO_LAG,
+        limits: Limits | None = None,
+    ) -> None:
         self.session = session
         self.timeouts = timeouts
+        self.lag = lag
+        self.limits = limits or Limits()
         self._urls: dict[tuple[str, str], URL] = {}  # parsed once per (upstream, model)
+        self._redactors: dict[str | None, Redactor] = {}
+
+    def redactor(self, upstream: Upstream) -> Redactor:
+        """Scrubs the key this attempt sends to ``upstream`` (the only one it could echo; keys
+        are read per request, so a rotated key is scrubbed from its next request on)."""
+        key = upstream.api_key
+        redactor = self._redactors.get(key)
+        if redactor is None:
+            redactor = self._redactors[key] = Redactor([key])
+        return redactor
 
     async def _post(
         self, candidate: Candidate, body: dict, request_id: str, ctx: SimpleNamespace
@@ -170,82 +208,109 @@ class UpstreamClient:
         )
 
     async def open_stream(self, candidate: Candidate, body: dict, request_id: str) -> OpenedStream:
-        """Send the request and wait for its first SSE event (TTFT timeout)."""
-        upstream = candidate.upstream
-        loop = asyncio.get_running_loop()
+        """Send the request and read until its first token (connect, then TTFT timeout).
+
+        Events before the first token (a role-only delta, Azure's ``prompt_filter_results``,
+        keep-alive comments) are held back in ``first``: they commit nothing, so a failure up
+        to the first token still fails over invisibly."""
+        upstream, timeouts = candidate.upstream, self.timeouts
+        redactor = self.redactor(upstream)
         started = time.perf_counter()
-        deadline = loop.time() + self.timeouts.total_s
-        ctx = SimpleNamespace(sent=None)
         response = None
+        deadline = Deadline(timeouts.connect_s, self.lag)
+        ctx = SimpleNamespace(sent=None, deadline=deadline, next_budget=timeouts.first_token_s)
         try:
-            async with asyncio.timeout(self.timeouts.first_token_s):
+            async with deadline:
                 response = await self._post(candidate, body, request_id, ctx)
                 if response.status != 200:
-                    raise await _error_from(response, upstream)
-                splitter = EventSplitter()
+                    raise await _error_from(response, upstream, redactor)
+                splitter = EventSplitter(self.limits.event_bytes)
                 first = b""
-                while b"data:" not in first:  # keep-alive comments are not a first token
+                while True:
                     data = await response.content.readany()
                     if not data:
                         raise AttemptFailed(
-                            Reason.BROKEN_STREAM, f"{upstream.name}: stream ended before any event"
+                            Reason.BROKEN_STREAM,
+                            f"{upstream.name}: stream ended before the first token",
                         )
-                    first += splitter.feed(data)
-            error = first_event_error(first)
-            if error is not None:
-                raise AttemptFailed(
-                    Reason.SERVER_ERROR,
-                    redact(f"{upstream.name}: error event before any content: {error}", upstream),
-                )
+                    block = splitter.feed(data)
+                    if not block:
+                        continue
+                    first += block
+                    if len(first) > self.limits.event_bytes:  # content-free events, forever
+                        raise EventTooLarge(
+                            f"over {self.limits.event_bytes} bytes of events before the first token"
+                        )
+                    started_ok, error = opening(first)
+                    if error is not None:
+                        raise AttemptFailed(
+                            Reason.SERVER_ERROR,
+                            redactor.text(
+                                f"{upstream.name}: error before the first token: {error}"
+                            ),
+                        )
+                    if started_ok:
+                        break
         except AttemptFailed:
             if response is not None:
                 response.close()
             raise
-        except aiohttp.ServerTimeoutError as exc:  # a TimeoutError too: must come first
-            raise _connection_failure(exc, upstream) from None
         except TimeoutError:
             if response is not None:
                 response.close()
-            raise AttemptFailed(
-                Reason.FIRST_TOKEN_TIMEOUT,
-                f"{upstream.name}: no first token within {self.timeouts.first_token_s:g} s",
-            ) from None
+            raise _timed_out(upstream, ctx.sent, deadline.seconds, "first token") from None
+        except EventTooLarge as exc:
+            if response is not None:
+                response.close()
+            raise AttemptFailed(Reason.BROKEN_STREAM, f"{upstream.name}: {exc}") from None
         except (aiohttp.ClientError, OSError) as exc:
             if response is not None:
                 response.close()
-            raise _connection_failure(exc, upstream) from None
+            raise _connection_failure(exc, upstream, redactor) from None
         except BaseException:  # cancelled: the client went away
             if response is not None:
                 response.close()
             raise
         now = time.perf_counter()
         sent = ctx.sent or started
-        return OpenedStream(response, first, splitter, sent - started, now - sent, deadline)
+        remaining = timeouts.total_s - (now - started)
+        return OpenedStream(
+            response, first, splitter, sent - started, now - sent, remaining, redactor
+        )
 
     async def complete(self, candidate: Candidate, body: dict, request_id: str) -> Completed:
-        """Send a non-streamed request and read the whole answer (total timeout)."""
+        """Send a non-streamed request and read the whole answer (connect, then total
+        timeout), at most ``limits.answer_bytes`` of it."""
         upstream = candidate.upstream
+        redactor = self.redactor(upstream)
         started = time.perf_counter()
-        ctx = SimpleNamespace(sent=None)
+        deadline = Deadline(self.timeouts.connect_s, self.lag)
+        ctx = SimpleNamespace(sent=None, deadline=deadline, next_budget=self.timeouts.total_s)
+        limit = self.limits.answer_bytes
         try:
-            async with asyncio.timeout(self.timeouts.total_s):
+            async with deadline:
                 async with await self._post(candidate, body, request_id, ctx) as response:
                     if response.status != 200:
-                        raise await _error_from(response, upstream)
-                    raw = await response.read()
-        except aiohttp.ServerTimeoutError as exc:  # a TimeoutError too: must come first
-            raise _connection_failure(exc, upstream) from None
+                        raise await _error_from(response, upstream, redactor)
+                    raw = await response.content.read(limit + 1)
+                    while len(raw) <= limit and not response.content.at_eof():
+                        more = await response.content.read(limit + 1 - len(raw))
+                        if not more:
+                            break
+                        raw += more
         except TimeoutError:
-            raise AttemptFailed(
-                Reason.TOTAL_TIMEOUT,
-                f"{upstream.name}: no answer within {self.timeouts.total_s:g} s",
-            ) from None
+            raise _timed_out(upstream, ctx.sent, deadline.seconds, "whole answer") from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise _connection_failure(exc, upstream) from None
+            raise _connection_failure(exc, upstream, redactor) from None
+        if len(raw) > limit:
+            raise AttemptFailed(
+                Reason.BROKEN_STREAM, f"{upstream.name}: answer larger than {limit} bytes"
+            )
+        raw = redactor.bytes(raw)  # before anything reads it: the client, the cache
         try:
             parsed = json.loads(raw)
-            if not isinstance(parsed, dict) or "choices" not in parsed:
-                raise ValueError("no 'choices' in the answer")
+            if not isinstance(parsed, dict) or not isinstance(parsed.get("choices"), list):
+                raise ValueError("no list of 'choices' in the answer")
         except ValueError as exc:
             raise AttemptFailed(
                 Reason.BROKEN_STREAM, f"{upstream.name}: unreadable answer ({exc})"

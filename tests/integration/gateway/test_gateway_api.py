@@ -79,6 +79,12 @@ def stack(tmp_path_factory):
                     **upstream(managed.url("managed"), "US"),
                     "api_key_env": "TEST_WRONG_KEY",
                 },
+                # like the real OpenAI on a laptop: left out while its key variable is unset
+                "needs-a-key": {
+                    **upstream(managed.url("managed"), "US"),
+                    "api_key_env": "TEST_NEVER_SET_KEY",
+                    "optional": True,
+                },
             },
             {
                 "m": ["local"],
@@ -87,6 +93,7 @@ def stack(tmp_path_factory):
                 "standin": [{"upstream": "managed", "model": "gpt-4o-mini"}],
                 "azure": [{"upstream": "sweden", "model": "gpt-4o-mini"}],
                 "wrong-key": [{"upstream": "managed-wrong-key", "model": "gpt-4o-mini"}, "local"],
+                "unconfigured": [{"upstream": "needs-a-key", "model": "gpt-4o-mini"}],
             },
         )
         keys = write_keys(
@@ -349,6 +356,29 @@ def test_wrong_method_path_and_content_type(stack):
         headers={"authorization": f"Bearer {LEARNER_KEY}", "content-type": "text/plain"},
     )
     assert reply.status_code == 400
+
+
+# --- errors that say what happened ------------------------------------------------------------
+@pytest.mark.parametrize("data_class", ["public", "restricted"])
+def test_an_unconfigured_model_is_not_listed_and_says_so(stack, data_class):
+    """An alias whose only upstream is left out (its key variable unset) is not offered in
+    /v1/models, and a request for it is told so: not a residency denial, whatever its data."""
+    assert "unconfigured" not in [m.id for m in client(stack).models.list()]
+    request_id = uuid.uuid4().hex
+    reply = post(
+        stack,
+        {"model": "unconfigured", "messages": MESSAGES},
+        headers={"x-servelab-data-class": data_class, "x-request-id": request_id},
+    )
+    assert reply.status_code == 404
+    error = reply.json()["error"]
+    assert error["code"] == "model_not_configured" and "not configured" in error["message"]
+    assert error["type"] == "invalid_request_error"
+    metrics = httpx.get(stack["gw"].base_url + "/metrics").text
+    assert 'requests_total{model="unconfigured",outcome="not_configured"}' in metrics
+    denials = [line for line in metrics.splitlines() if line.startswith("servelab_gateway_resid")]
+    assert not [line for line in denials if 'model="unconfigured"' in line]  # not a denial
+    assert all(r["request_id"] != request_id for r in read_jsonl(stack["audit"]))
 
 
 # --- residency refusal ------------------------------------------------------------------------

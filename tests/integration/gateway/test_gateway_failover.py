@@ -297,7 +297,10 @@ def test_breaker_opens_skips_and_probes(env):
 def test_retry_after_is_honoured(env):
     request_id = uuid.uuid4().hex
     reply = call(env, "retry-after", False, request_id)
-    assert reply.status_code == 502
+    # every attempt answered 429: the upstreams' quota, said as such (not an outage)
+    assert reply.status_code == 429, reply.text
+    assert reply.json()["error"]["code"] == "upstream_rate_limited"
+    assert int(reply.headers["retry-after"]) >= 1
     records = sorted(
         (r for r in env["up"].records() if r["client_request_id"] == request_id),
         key=lambda r: r["received_perf"],
@@ -318,19 +321,24 @@ def test_all_failed_is_502_and_all_timed_out_is_504(env):
     assert reply.status_code == 504 and reply.json()["error"]["code"] == "upstream_timeout"
 
 
-def test_no_healthy_compliant_upstream_is_503_naming_the_policy(env):
+def test_the_last_upstream_is_never_cooled_down_by_failures(env):
+    """Panic routing: the chain's only upstream failed until its breaker opened; later requests
+    are still sent to it (a breaker protects an upstream while others carry its load; with none
+    left it would only turn failures into refusals)."""
     first = call(env, "dead-chain", False)
     assert first.status_code == 502  # three connection errors: the breaker opens
+    assert httpx.get(env["gw"].base_url + "/health").json()["upstreams"]["dead"] == "open"
     request_id = uuid.uuid4().hex
     reply = call(env, "dead-chain", False, request_id)
-    assert reply.status_code == 503
+    assert reply.status_code == 502  # tried again, not refused with 503
     error = reply.json()["error"]
-    assert error["code"] == "no_compliant_upstream" and "public" in error["message"]
-    assert 1 <= int(reply.headers["retry-after"]) <= 3
-    record = audit_of(env, request_id)
-    assert record["decision"] == "denied" and record["attempts"][0]["outcome"] == (
-        "skipped_breaker_open"
-    )
+    assert error["code"] == "upstream_failed" and "public" in error["message"]
+    attempts = [a["outcome"] for a in audit_of(env, request_id)["attempts"]]
+    assert attempts == ["skipped_breaker_open", "connect_error"]
+    metrics = httpx.get(env["gw"].base_url + "/metrics").text
+    assert 'servelab_gateway_panic_routed_total{model="dead-chain"}' in metrics
+    denials = [line for line in metrics.splitlines() if line.startswith("servelab_gateway_resid")]
+    assert not [line for line in denials if 'model="dead-chain"' in line]  # an outage, no denial
 
 
 def test_force_failover_switch(env):

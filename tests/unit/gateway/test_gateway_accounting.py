@@ -10,7 +10,7 @@ from reference_stack.gateway.accounting import Accounting
 from reference_stack.gateway.audit import AuditLog, read_audit
 from reference_stack.gateway.auth import ApiKey
 from reference_stack.gateway.context import RequestContext
-from reference_stack.gateway.errors import NoCompliantUpstream, RateLimited
+from reference_stack.gateway.errors import RateLimited, ResidencyDenied, UpstreamUnavailable
 from reference_stack.gateway.failover import OK, Attempt, Outcome, Reason
 from reference_stack.gateway.metrics import GatewayMetrics
 from reference_stack.gateway.protocol import ChatCompletionRequest
@@ -108,12 +108,55 @@ def test_first_choice_answering_writes_no_audit(world, tmp_path):
     assert read_audit(tmp_path / "audit.jsonl") == []
 
 
-def test_nothing_healthy_is_a_denial_with_its_reason(world, tmp_path):
+def test_an_outage_is_not_a_residency_denial(world, tmp_path):
+    """Every compliant upstream cooling down is an outage: counted and audited as one, never
+    as a residency denial (the policy allowed them)."""
     outcome = Outcome(None, None, [Attempt("a", "EU", "skipped_breaker_open")])
-    error = NoCompliantUpstream("all cooling down")
+    error = UpstreamUnavailable("all cooling down")
     world["acc"].failed(world["ctx"], error, outcome)
     m = world["metrics"]
     text = generate_latest(m.registry).decode()
-    assert 'why="no_healthy_compliant"' in text
+    assert "residency_denials_total{" not in text
+    assert _value(m, "requests_total", model="m", outcome="upstream_unavailable") == 1
     (record,) = read_audit(tmp_path / "audit.jsonl")
-    assert record["decision"] == "denied" and record["why"] == "all cooling down"
+    assert record["decision"] == "failed" and record["error"] == "upstream_unavailable"
+    assert record["why"] == "all cooling down"
+
+
+def test_a_residency_denial_is_counted_and_audited_as_one(world, tmp_path):
+    world["acc"].residency_denied(world["ctx"], ResidencyDenied("no EU upstream"))
+    m = world["metrics"]
+    assert (
+        _value(
+            m,
+            "residency_denials_total",
+            model="m",
+            data_class="public",
+            why="no_compliant_in_chain",
+        )
+        == 1
+    )
+    (record,) = read_audit(tmp_path / "audit.jsonl")
+    assert record["decision"] == "denied" and record["error"] == "residency_denied"
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        {"prompt_tokens": -5, "completion_tokens": 3},
+        {"prompt_tokens": 1e400, "completion_tokens": 3},  # JSON 1e400 is inf
+        {"prompt_tokens": "12", "completion_tokens": 3},
+        {"prompt_tokens": 2.5, "completion_tokens": 3},
+        {"prompt_tokens": True, "completion_tokens": 3},
+        {"prompt_tokens": 10**12, "completion_tokens": 3},
+        "not an object",
+    ],
+)
+def test_unbelievable_usage_from_an_upstream_is_ignored(world, usage):
+    """Token counts are the upstream's word: a broken or hostile one must not crash the
+    accounting (negative counter increments raise) nor drain a key's quota."""
+    result = RelayResult(usage=usage)
+    world["acc"].streamed(world["ctx"], "a", _Opened(), result)
+    m = world["metrics"]
+    assert _value(m, "tokens_total", upstream="a", kind="prompt") == 0
+    assert world["quotas"]._buckets(world["ctx"].key)[1].level == pytest.approx(100, abs=1)

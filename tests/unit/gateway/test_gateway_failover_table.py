@@ -124,6 +124,46 @@ def test_a_stream_ending_without_verdict_leaves_someone_elses_probe_alone():
 
 
 def test_the_loop_reports_every_breaker_change(tmp_path):
-    loop, _, changes = _loop(["a", "b"])
+    loop, breakers, changes = _loop(["a", "b"])
     asyncio.run(loop.run(_plan(tmp_path, ["a", "b"]), _fail_first(Reason.SERVER_ERROR)))
-    assert changes == [("a", State.OPEN), ("b", State.CLOSED)]
+    assert changes == [("a", State.OPEN)]  # b answered and stayed closed: no change to report
+    assert breakers["b"].state() is State.CLOSED
+
+
+def test_panic_tries_the_nearest_cooling_upstream_once(tmp_path):
+    """Every breaker open: one attempt anyway, at the upstream whose failures cooled longest,
+    never at one that asked for its cooldown (Retry-After); a forced failure is not it."""
+    loop, breakers, _ = _loop(["a", "b", "c"])
+    breakers["a"].record_failure()  # opened by failures: may be tried in panic
+    breakers["b"].record_failure(retry_after_s=20)  # the upstream asked: never in panic
+    breakers["c"].record_failure()
+    breakers["a"].open_until -= 10  # a's cooldown ends soonest
+    tried = []
+
+    async def attempt(candidate, forced):
+        tried.append((candidate.name, forced))
+        if forced:
+            raise AttemptFailed(Reason.FORCED, "forced")
+        return candidate.name
+
+    outcome = asyncio.run(loop.run(_plan(tmp_path, ["a", "b", "c"]), attempt))
+    assert outcome.panic and outcome.result == "a" and tried == [("a", False)]
+    assert breakers["a"].state() is State.CLOSED  # it answered: closed again
+
+    loop, breakers, _ = _loop(["a", "b"])
+    for name in ("a", "b"):
+        breakers[name].record_failure()
+    tried.clear()
+    outcome = asyncio.run(loop.run(_plan(tmp_path, ["a", "b"]), attempt, force_first=True))
+    assert [forced for _, forced in tried] == [True, False] and outcome.result is not None
+
+
+def test_no_panic_when_every_upstream_asked_to_be_left_alone(tmp_path):
+    loop, breakers, _ = _loop(["a"])
+    breakers["a"].record_failure(retry_after_s=20)
+
+    async def attempt(candidate, forced):
+        raise AssertionError("must not be called")
+
+    outcome = asyncio.run(loop.run(_plan(tmp_path, ["a"]), attempt))
+    assert outcome.tried == 0 and not outcome.panic and outcome.retry_in > 19

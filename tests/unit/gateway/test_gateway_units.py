@@ -378,14 +378,14 @@ def test_usage_event_is_read_and_dropped_unless_asked():
     assert sse.take_usage(plain, False) == (plain, None)
 
 
-def test_first_event_errors():
-    assert sse.first_event_error(b'data: {"choices":[]}\n\n') is None
-    assert "boom" in sse.first_event_error(b'data: {"error":{"message":"boom"}}\n\n')
-    assert sse.first_event_error(sse.DONE) is not None
-    assert sse.first_event_error(b"data: not json\n\n") is not None
+def test_opening_errors():
+    assert sse.opening(b'data: {"error":{"message":"boom"}}\n\n') == (False, "boom")
+    assert sse.opening(sse.DONE)[1] is not None
+    assert sse.opening(b"data: not json\n\n")[1] is not None
+    assert sse.opening(b"data: [1, 2]\n\n")[1] is not None
 
 
-def test_first_event_skips_keep_alive_comments_and_blank_lines():
-    assert sse.first_event_error(b': keep-alive\n\ndata: {"choices":[]}\n\n') is None
-    assert sse.first_event_error(b"\n\n") == "no data event"
-    assert "boom" in sse.first_event_error(b': ping\n\ndata: {"error":{"message":"boom"}}\n\n')
+def test_opening_skips_keep_alive_comments_and_blank_lines():
+    assert sse.opening(b": keep-alive\n\n") == (False, None)
+    assert sse.opening(b"\n\n") == (False, None)
+    assert "boom" in sse.opening(b': ping\n\ndata: {"error":{"message":"boom"}}\n\n')[1]
