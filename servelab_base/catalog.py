@@ -37,7 +37,16 @@ CATALOG_DIR = DATASETS / "providers"
 #: which models a region serves does not change with the wall clock (graders need the same
 #: behaviour every time). Pass another date to see later arrivals.
 SNAPSHOT_DATE = date(2026, 11, 27)
-TABLES = ("providers", "regions", "models", "prices", "availability", "limits", "latency")
+TABLES = (
+    "providers",
+    "regions",
+    "models",
+    "prices",
+    "availability",
+    "limits",
+    "latency",
+    "tiers",  # discounted price tiers of a per-token price: cached input, asynchronous batch
+)
 DEPLOYMENT_TYPES = ("serverless", "provisioned", "managed-compute")
 TOKENS_PER_PRICE_UNIT = 1_000_000  # prices are quoted per million tokens
 
@@ -97,6 +106,20 @@ class Price:
     input_usd: float | None
     output_usd: float | None
     hourly_usd: float | None
+    basis: str
+    source: str
+
+
+@dataclass(frozen=True)
+class PriceTier:
+    """A discounted tier of a per-token price (``tiers.csv``): ``cached_input`` (prompt tokens
+    the provider found in its prompt cache) or ``batch`` (asynchronous, results within
+    ``window_hours``). USD per million tokens; ``output_usd`` is None for cached input."""
+
+    tier: str
+    input_usd: float
+    output_usd: float | None
+    window_hours: float | None
     basis: str
     source: str
 
@@ -266,6 +289,27 @@ class Catalog:
                     _num(r["input_usd"]),
                     _num(r["output_usd"]),
                     _num(r["hourly_usd"]),
+                    r["basis"],
+                    r["source"],
+                )
+        return None
+
+    def tier(
+        self, provider: str, model: str, tier: str, deployment_type: str = "serverless"
+    ) -> PriceTier | None:
+        """The ``cached_input`` or ``batch`` tier of a model's price; None where not catalogued."""
+        for r in self.rows["tiers"]:
+            if (r["provider"], r["model"], r["deployment_type"], r["tier"]) == (
+                provider,
+                model,
+                deployment_type,
+                tier,
+            ):
+                return PriceTier(
+                    r["tier"],
+                    float(r["input_usd"]),
+                    _num(r["output_usd"]),
+                    _num(r["window_hours"]),
                     r["basis"],
                     r["source"],
                 )

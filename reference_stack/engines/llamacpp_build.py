@@ -3,7 +3,8 @@
 Why from source: llama.cpp publishes no Linux CPU wheel of its server on PyPI, and the one
 source it does publish there is the `llama-cpp-python` sdist, which vendors llama.cpp. We
 download that sdist (PyPI is the only network the course may use), extract it, and build ONLY
-the `llama-server` target (about 5 min on 2 cores instead of 11 for the whole Python package).
+the `llama-server` target (about 5 min on 2 cores instead of 11 for the whole Python package),
+plus the three small tools lab 10 uses (``TOOLS``).
 
 Why not `-march=native`: with it, ggml turns on its AMX kernels on CPUs that have AMX, and those
 segfault on the first inference (`ggml_backend_amx_mul_mat`, upstream llama.cpp issue 20824).
@@ -34,6 +35,9 @@ LLAMA_CPP_DIR = CACHE / "llama.cpp"
 DOWNLOADS = CACHE / "downloads"
 LLAMA_SERVER = LLAMA_CPP_DIR / "bin" / "llama-server"
 STAMP = LLAMA_CPP_DIR / "bin" / "build.json"
+#: llama.cpp's own tools lab 10 measures quantization with (make a variant, time it, score it).
+#: They reuse the server's compiled ggml: about 20 s more CPU on 2 cores, 30 MB on disk.
+TOOLS = ("llama-quantize", "llama-bench", "llama-perplexity")
 
 #: x86 feature flag in /proc/cpuinfo -> ggml CMake option that uses it. AMX is deliberately
 #: absent: its kernels crash in this llama.cpp (see module docstring).
@@ -116,6 +120,8 @@ def is_built(build: BuildPlan | None = None) -> bool:
     build = build or plan()
     if not (LLAMA_SERVER.exists() and STAMP.exists()):
         return False
+    if not all((LLAMA_SERVER.parent / tool).exists() for tool in TOOLS):
+        return False
     try:
         return json.loads(STAMP.read_text()).get("key") == build.key
     except (OSError, ValueError):
@@ -191,7 +197,7 @@ def build(force: bool = False, say=print) -> Path:
     configure = ["cmake", "-S", str(source), "-B", str(build_dir)]
     configure += [f"-D{k}={v}" for k, v in build_plan.options.items()]
     jobs = str(os.cpu_count() or 2)
-    compile_ = ["cmake", "--build", str(build_dir), "--target", "llama-server", "-j", jobs]
+    compile_ = ["cmake", "--build", str(build_dir), "--target", "llama-server", *TOOLS, "-j", jobs]
     log = LLAMA_CPP_DIR / "build.log"
     with log.open("w") as out:
         for step in (configure, compile_):
@@ -206,7 +212,8 @@ def build(force: bool = False, say=print) -> Path:
     if not built.exists():
         raise BuildError(f"the build finished but {built} is missing; see {log}")
     LLAMA_SERVER.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(built, LLAMA_SERVER)
+    for name in ("llama-server", *TOOLS):
+        _install(build_dir / "bin" / name, LLAMA_SERVER.parent / name)
     STAMP.write_text(
         json.dumps(
             {"key": build_plan.key, "version": build_plan.version, "options": build_plan.options},
@@ -215,6 +222,14 @@ def build(force: bool = False, say=print) -> Path:
     )
     say(f"llama-server built: {LLAMA_SERVER}")
     return LLAMA_SERVER
+
+
+def _install(built: Path, target: Path) -> None:
+    """Copy ``built`` to ``target`` by rename, so a running llama-server is never overwritten
+    in place (Linux refuses that with "Text file busy")."""
+    temporary = target.with_name(target.name + ".new")
+    shutil.copy2(built, temporary)
+    os.replace(temporary, target)
 
 
 def _run_with_progress(cmd: list[str], out, say) -> int:
