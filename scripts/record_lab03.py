@@ -24,7 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from servelab.labs.lab03_batch import LAB03, load_corpus, load_llm, run_batch  # noqa: E402
+from servelab.labs.lab03_batch import (  # noqa: E402
+    LAB03,
+    engine_unavailable,
+    load_corpus,
+    load_llm,
+    run_batch,
+)
 
 BATCH_SIZES = (1, 4, 16, 64)
 MAX_TOKENS = 32  # long enough for a one-word label plus the chatter a 135M model adds
@@ -45,6 +51,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=LAB03)
     args = parser.parse_args()
+    reason = engine_unavailable(check_load=False)
+    if reason:
+        print(f"cannot record: {reason}", file=sys.stderr)
+        return 1
     docs = load_corpus()
     load_before = os.getloadavg()[0]
     llm = load_llm(max_num_seqs=max(BATCH_SIZES))

@@ -85,6 +85,9 @@ class Gpu(BaseModel):
     memory_gib: float = Field(gt=0)  # per card, as nvidia-smi reports it
     bandwidth_tb_s: float = Field(gt=0)  # per card, vendor datasheet
     source: str  # where the figures come from
+    #: Ray's name for the card (ray.util.accelerators: H100, A100-40G ...), where Ray Data
+    #: schedules a batch replica of this profile (servelab/batch/gpu.py)
+    accelerator_type: str | None = None
 
 
 class ModelSpec(BaseModel):

@@ -1,14 +1,15 @@
-"""Lab 03 helpers: self-hosted batch inference with vLLM's offline ``LLM`` API.
+"""Lab 03 helpers: the corpus, the prompt, vLLM's offline ``LLM`` engine, the recordings.
 
-A batch job is the pattern where the *engine* is the whole application: no HTTP server, no
-gateway, one process that reads a corpus, hands it to vLLM in large batches (continuous batching
-fills every decode step) and writes the answers. This module holds the pieces a notebook would
-otherwise repeat:
+A batch job is the pattern where the *engine* is the whole application: one process that reads a
+corpus, hands it to vLLM in large batches (continuous batching fills every decode step) and
+writes the answers. This module holds:
 
-- the corpus (``datasets/lab03/corpus.jsonl``) and the classification prompt;
+- the corpus (``datasets/lab03/corpus.jsonl``) and the classification prompt, shared by the live
+  job (``lab03_job``: a Ray Data pipeline or a plain loop, run as its own process by
+  ``lab03_live``) and the recording;
 - an in-process vLLM engine, loaded with the CPU-friendly settings of docs/platform.md, and a guard
-  that says *why* it cannot load (no vLLM, no checkpoint, a memory-limited sandbox) instead of
-  crashing the notebook;
+  that says *why* it cannot load (no vLLM, no checkpoint, a memory-limited process, a busy
+  machine): what ``scripts/record_lab03.py`` records with (the notebook never loads it);
 - ``run_batch``: the corpus through ``LLM.chat`` in chunks of ``batch_size``, with a progress bar,
   timed;
 - the recorded runs (``datasets/lab03/``) and the pictures of them.
@@ -53,8 +54,7 @@ MIN_ADDRESS_SPACE_BYTES = 16 * GIB
 #: free RAM to ask for before loading: ~1.5 GB RSS measured, plus headroom for the notebook
 MIN_AVAILABLE_BYTES = 2 * GIB
 #: runnable processes per core above which loading is skipped: the load (15-30 s on an idle
-#: 2-core machine) took minutes at a load average of 20-35 on 2 cores, past a notebook cell's
-#: time limit (Execute.timeout 120 s, grading/nbgrader_config.py)
+#: 2-core machine) took minutes at a load average of 20-35 on 2 cores
 MAX_LOAD_PER_CORE = 3.0
 ENGINE_ENV = {
     # one process: on 2 cores a separate engine process busy-polls a core
