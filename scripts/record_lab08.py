@@ -2,8 +2,12 @@
 
     .venv/bin/python scripts/record_lab08.py            # write all three files
     .venv/bin/python scripts/record_lab08.py --check    # list what is stale; exit 1 if any
+    .venv/bin/python scripts/record_lab08.py --live     # live_gateway.json (needs `servelab up`)
 
-Nothing here is measured and nothing needs the stack; it takes about a second.
+Nothing of the three files is measured and nothing needs the stack; it takes about a second.
+``--live`` records the one measured file, ``live_gateway.json``: the lab's live section
+(``servelab.labs.lab08_residency.gateway_demo``: its own gateway process, a refused request, a
+reroute to the embedded vLLM, the audit log), shown when that section cannot run.
 
 - ``upstreams.csv``: ``servelab.labs.lab08_residency.build_upstreams()``, every provider region
   of the catalog (``datasets/providers/``) plus the two self-hosted upstreams;
@@ -168,10 +172,38 @@ def stale() -> list[str]:
     return out
 
 
+def record_live() -> None:
+    """``live_gateway.json``: the live section's requests and audit log, with the meta."""
+    import datetime as dt
+
+    from servelab.bench.loadgen import hardware, versions
+
+    demo = rc.gateway_demo(timeout_s=120)
+    demo["meta"] = {
+        "recorded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": f"{COMMAND} --live",
+        "hardware": hardware(),
+        "versions": versions(),
+        "kind": "measured",
+        "gateway": "python -m reference_stack.gateway serve --routing "
+        "datasets/lab08/gateway_routing.yaml (the lab's own instance); the reroute served by "
+        "the embedded vLLM (`servelab up`)",
+    }
+    rc.LIVE_RECORDING.write_text(json.dumps(demo, indent=1) + "\n")
+    print(
+        f"{rc.LIVE_RECORDING}: denied {demo['denied']['status']}, reroute served by "
+        f"{demo['rerouted']['served_by']}, {len(demo['audit'])} audit records"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only list stale files")
+    parser.add_argument("--live", action="store_true", help="record live_gateway.json only")
     args = parser.parse_args(argv)
+    if args.live:
+        record_live()
+        return 0
     if args.check:
         found = stale()
         print(f"stale: {', '.join(found)} (run {COMMAND})" if found else "datasets/lab08 is fresh")

@@ -10,12 +10,17 @@ the pieces lab 04 needs around it:
 - `scrape` / `samples` / `watch_gauges`: vLLM's own Prometheus ``/metrics`` (queue time, running
   and waiting requests, KV-cache use), parsed with ``prometheus_client.parser``;
 - `gpu_profiles` / `load_published`: the GPU deployment profiles of the reference stack and the
-  published figures lab 04 compares with their floors (modelled, never measured here).
+  published figures lab 04 compares with their floors (modelled, never measured here);
+- `live_reply` (`ask`), `live_staggered`, `live_burst`, `knob_point`: the live sections. Each
+  runs its work through ``servelab.live.run`` within `LIVE_BUDGET_S` and falls back on the
+  recording of the same experiment (``datasets/lab04/``; the knob: the recorded level nearest
+  to its own, `nearest_recorded`) when the stack is down or slow, or the notebook is graded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +37,8 @@ from servelab.bench.client import chat_body, send
 from servelab.bench.events import load_records
 from servelab.bench.http import Pool
 from servelab.bench.loadgen import run_blocking
+from servelab.live import Outcome, scaled
+from servelab.live import run as run_live
 from servelab_base.paths import DATASETS
 
 LAB04 = DATASETS / "lab04"
@@ -46,6 +53,12 @@ GAUGES = {
 #: How often `watch_gauges` scrapes: fast enough to see a burst of a few seconds, slow enough
 #: that the scrapes do not steal the 2-core laptop's CPU from the engine.
 POLL_INTERVAL_S = 0.1
+#: Seconds each live section may take before the recording stands in: the lab has four, and all
+#: of them at their limit still fit its two minutes on a slow 2-core laptop.
+LIVE_BUDGET_S = 20.0
+#: The question of the first live cell; asked at temperature 0, so the answer is the model's most
+#: likely one, the same on every run, not a random draw.
+QUESTION = "In one sentence: what is continuous batching?"
 
 
 # -- recorded data -----------------------------------------------------------------------------
@@ -60,6 +73,11 @@ def load_sweep(name: str = "sweep_short", folder: Path = LAB04) -> list[dict]:
 def load_metrics_text(name: str, folder: Path = LAB04) -> str:
     """A recorded scrape of vLLM's /metrics (Prometheus text format)."""
     return (folder / "metrics" / f"{name}.txt").read_text()
+
+
+def load_reply(folder: Path = LAB04) -> dict:
+    """The recorded answer to `QUESTION` through the gateway (``ask``'s result, with its meta)."""
+    return json.loads((folder / "reply.json").read_text())
 
 
 def load_published(folder: Path = LAB04) -> pd.DataFrame:
@@ -150,15 +168,18 @@ def live_point(
     num_requests: int | None = None,
     max_tokens: int = 32,
     prompts: str = "short_chat",
+    duration_s: float | None = None,
 ) -> list[dict]:
-    """One short closed-loop run at ``concurrency`` (for the lab's slider); records tagged."""
+    """One short closed-loop run at ``concurrency`` (for the lab's slider); records tagged.
+
+    ``duration_s`` stops sending new requests after that long (the ones in flight finish).
+    """
     n = num_requests or 2 * concurrency
     workload = Workload(
         load_prompts(prompts), max_tokens=max_tokens, extra_body={"ignore_eos": True}, name=prompts
     )
-    run = run_sync(
-        target, workload, Load(max_concurrency=concurrency, num_requests=n), progress=False
-    )
+    load = Load(max_concurrency=concurrency, num_requests=n, duration_s=duration_s)
+    run = run_sync(target, workload, load, progress=False)
     for r in run.records:
         r["concurrency"] = concurrency
     return run.records
@@ -216,12 +237,16 @@ def samples(text: str) -> pd.DataFrame:
 
 
 def watch_gauges(
-    metrics_url: str, during: Callable[[], Any], interval_s: float = POLL_INTERVAL_S
+    metrics_url: str,
+    during: Callable[[], Any],
+    interval_s: float = POLL_INTERVAL_S,
+    stop: Callable[[], bool] | None = None,
 ) -> tuple[pd.DataFrame, Any]:
     """Scrape vLLM's gauges every ``interval_s`` while ``during()`` runs in a thread.
 
     Returns (one row per scrape: ``t`` seconds since the start and each gauge of `GAUGES`,
-    whatever ``during()`` returned).
+    whatever ``during()`` returned). ``stop()`` returning True ends the scraping early (a live
+    cell's time budget is spent); ``during()`` is then left to finish on its own.
     """
     box: dict[str, Any] = {}
 
@@ -245,6 +270,8 @@ def watch_gauges(
         )
         if not alive:
             break
+        if stop is not None and stop():
+            return pd.DataFrame(rows), None
         time.sleep(interval_s)
     thread.join()
     if "error" in box:
@@ -253,8 +280,14 @@ def watch_gauges(
 
 
 def plot_gauges(gauges: pd.DataFrame, max_num_seqs: int | None = None, ax=None):
-    """Running and waiting requests over time, and KV-cache use on a second axis."""
+    """Running and waiting requests over time, and KV-cache use on a second axis.
+
+    Both axes leave head room above the data, so the legends sit over empty space, not over
+    the running line at ``--max-num-seqs``.
+    """
     ax = ax if ax is not None else plt.subplots(figsize=(8, 3.5))[1]
+    top = max(gauges.running.max(), gauges.waiting.max(), max_num_seqs or 0, 1)
+    ax.set_ylim(0, 1.6 * top)
     ax.step(gauges.t, gauges.running, where="post", label="running (in the batch)")
     ax.step(gauges.t, gauges.waiting, where="post", label="waiting (queued)")
     if max_num_seqs:
@@ -271,6 +304,7 @@ def plot_gauges(gauges: pd.DataFrame, max_num_seqs: int | None = None, ax=None):
         label="KV cache used (%)",
     )
     twin.set_ylabel("KV cache used (%)")
+    twin.set_ylim(0, 1.6 * max(100 * gauges.kv_cache_usage.max(), 1))
     twin.legend(loc="upper right", fontsize=8)
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title("inside vLLM while the burst runs (its /metrics)")
@@ -278,9 +312,15 @@ def plot_gauges(gauges: pd.DataFrame, max_num_seqs: int | None = None, ax=None):
 
 
 def mark_arrivals(records: Sequence[dict], ax) -> None:
-    """Draw each staggered request's scheduled arrival on a `bench.plots.timeline` picture."""
+    """Draw each staggered request's arrival on a `bench.plots.timeline` picture, and name each
+    row by the offset it was sent at (the timeline's own labels are the request ids' tails)."""
     recs = sorted(records, key=lambda r: r["sent_at"])
     t0 = recs[0]["sent_at"]
+    labels = [
+        f"sent at +{r['offset_ms']:g} ms" if "offset_ms" in r else f"request {i + 1}"
+        for i, r in enumerate(recs)
+    ]
+    ax.set_yticks(range(len(recs)), labels, fontsize=8)
     for row, r in enumerate(recs):
         ax.plot(
             [1000 * (r["sent_at"] - t0)],
@@ -290,4 +330,105 @@ def mark_arrivals(records: Sequence[dict], ax) -> None:
             ms=7,
             label="arrives" if row == 0 else None,
         )
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)  # beside, not on, the bars
+
+
+# -- live sections (servelab.live: bounded in time, the recording when they cannot run) ------
+def ask(
+    base_url: str,
+    api_key: str,
+    model: str,
+    question: str = QUESTION,
+    max_tokens: int = 48,
+    timeout_s: float = LIVE_BUDGET_S,
+) -> dict:
+    """One chat completion with the ``openai`` SDK at temperature 0: the answer, who served it
+    (the gateway's ``x-servelab-upstream`` header) and the usage.
+
+    The SDK's retries are off and its timeout is the live budget, so a slow engine ends the call
+    instead of hanging the cell.
+    """
+    from openai import OpenAI  # imported here: the rest of the module does not need it
+
+    client = OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout_s)
+    raw = client.chat.completions.with_raw_response.create(
+        model=model,
+        max_tokens=max_tokens,
+        temperature=0,
+        messages=[{"role": "user", "content": question}],
+    )
+    reply = raw.parse()
+    return {
+        "question": question,
+        "answer": reply.choices[0].message.content,
+        "served_by": raw.headers.get("x-servelab-upstream"),
+        "usage": reply.usage.model_dump(exclude_none=True) if reply.usage else None,
+    }
+
+
+def live_reply(base_url: str, api_key: str, model: str) -> Outcome:
+    """`ask` through the gateway within the budget; the recorded reply when it cannot run."""
+    return run_live(
+        "a question through the gateway",
+        lambda progress: ask(base_url, api_key, model, max_tokens=scaled(48, 32)),
+        seconds=LIVE_BUDGET_S,
+        needs=["gateway"],
+        recorded=load_reply,
+    )
+
+
+def live_staggered(target: Target) -> Outcome:
+    """The four staggered arrivals, now; the recorded ones when they cannot run."""
+    return run_live(
+        "four staggered arrivals",
+        lambda progress: staggered(target, max_tokens=scaled(24, 16)),
+        seconds=LIVE_BUDGET_S,
+        needs=["vllm"],
+        recorded=lambda: load_sweep("staggered"),
+    )
+
+
+def load_gauges(folder: Path = LAB04) -> pd.DataFrame:
+    """The recorded burst: vLLM's gauges every ~0.1 s (``gauges.csv``)."""
+    return pd.read_csv(folder / "gauges.csv")
+
+
+def live_burst(vllm_url: str, target: Target, requests: int = 12) -> Outcome:
+    """``requests`` at once into vLLM, its gauges scraped meanwhile; the recorded burst when
+    the burst cannot run. Above ``--max-num-seqs`` (8), the rest must wait."""
+
+    def work(progress) -> pd.DataFrame:
+        gauges, _ = watch_gauges(
+            vllm_url + "/metrics",
+            lambda: live_point(target, requests, requests, scaled(16, 8), duration_s=LIVE_BUDGET_S),
+            stop=progress.stopped,
+        )
+        return gauges
+
+    return run_live(
+        f"a burst of {requests} requests",
+        work,
+        seconds=LIVE_BUDGET_S,
+        needs=["vllm"],
+        recorded=load_gauges,
+    )
+
+
+def nearest_recorded(concurrency: int, name: str = "sweep_short") -> list[dict]:
+    """The records of the recorded level closest to ``concurrency`` (the lower one on a tie)."""
+    levels = by_level(load_sweep(name))
+    return levels[min(levels, key=lambda level: (abs(level - concurrency), level))]
+
+
+def knob_point(target: Target, service: str, concurrency: int, max_tokens: int = 16) -> Outcome:
+    """The slider's sweep point: 2 x ``concurrency`` requests (1 x when live work is small) to
+    ``target``, whose ``service`` must be up; when it cannot run, the recorded level nearest
+    to ``concurrency`` (vLLM direct; each record carries its ``concurrency``)."""
+    n = scaled(2, 1) * concurrency
+    return run_live(
+        f"concurrency {concurrency}",
+        lambda progress: live_point(target, concurrency, n, max_tokens, duration_s=LIVE_BUDGET_S),
+        seconds=LIVE_BUDGET_S,
+        needs=[service],
+        recorded=lambda: nearest_recorded(concurrency),
+    )

@@ -11,7 +11,10 @@ servelab.bench:
 - `heavy_client`: a deliberately *heavy* client (the ``openai`` SDK, threads, JSON work and a
   sleep per chunk, as a UI that renders every chunk would do) that records the same raw events;
 - `against_truth`: each request's client-side TTFT / E2E / mean ITL next to the server's truth;
-- `load_vllm_bench`: a recorded `vllm bench serve` result (``--save-result --save-detailed``).
+- `load_vllm_bench`: a recorded `vllm bench serve` result (``--save-result --save-detailed``);
+- `pitfall`, `live_overhead`, `live_stack`: the live sections, bounded in time by
+  ``servelab.live``; when they cannot run (a slow machine, the stack down, a graded notebook)
+  they give their recording instead (``datasets/lab06/pitfalls/``, ``stack_*.jsonl``).
 """
 
 from __future__ import annotations
@@ -29,9 +32,51 @@ import pandas as pd
 
 from reference_stack.scripted import truth
 from servelab.bench import Load, Target, Workload, load_prompts, metrics, run_sync
+from servelab.bench.events import load_records
+from servelab.live import Outcome, scaled
+from servelab.live import run as run_live
 from servelab_base.paths import DATASETS
 
 LAB06 = DATASETS / "lab06"
+PITFALLS_DIR = LAB06 / "pitfalls"
+#: The lab's scripted upstream: at most 4 responses at once (more wait in a queue).
+UPSTREAM = {"ttft_ms": 40, "itl_ms": 10, "chunks": 12, "max_running": 4}
+#: The live pitfalls of section 2: what each asks of the scripted upstream, and the load
+#: (arguments of `measure`). scripts/record_lab06.py records the same runs.
+PITFALLS = {
+    # the same pace per token: 1 token a chunk every 5 ms, or 4 tokens a chunk every 20 ms
+    "several_tokens": {
+        "overrides": [
+            {"tokens_per_chunk": 1, "itl_ms": 5, "chunks": 24},
+            {"tokens_per_chunk": 4, "itl_ms": 20, "chunks": 6},
+        ],
+        "n": 8,
+        "concurrency": 4,
+    },
+    # a role-only chunk 5 ms in, the first word at 60 ms
+    "empty_first_chunk": {
+        "overrides": {"role_chunk_ms": 5, "ttft_ms": 60, "chunks": 4},
+        "n": 4,
+        "concurrency": 2,
+    },
+    # no usage in the stream, 3 tokens a chunk: counting chunks finds a third of the tokens
+    "no_usage": {
+        "overrides": {"usage": False, "tokens_per_chunk": 3, "chunks": 8},
+        "n": 4,
+        "concurrency": 2,
+    },
+    "closed_loop": {"n": 24, "concurrency": 4},
+    "open_loop": {"n": 24, "concurrency": None, "request_rate": 40},
+}
+#: The live overhead experiment: the script of every request, and the load of both clients.
+OVERHEAD_LIVE = {"overrides": {"ttft_ms": 40, "chunks": 16}, "n": 8, "concurrency": 4}
+#: The last section: the embedded stack measured straight and through the gateway (recorded in
+#: stack_vllm.jsonl / stack_gateway.jsonl by scripts/record_lab06.py stack).
+STACK_FILES = {"vLLM direct": "stack_vllm", "through the gateway": "stack_gateway"}
+STACK_TOKENS, STACK_CONCURRENCY = 8, 2
+#: Seconds a live section against the scripted upstream may take (each takes about one on an
+#: idle laptop), and the section against the embedded stack (CPU decoding is slow).
+LIVE_BUDGET_S, STACK_BUDGET_S = 10.0, 25.0
 
 #: The glossary of docs/metrics.md in table form: servelab's name, its definition, and what four
 #: other tools call the same quantity ("-" where the tool has no such number). The vLLM column
@@ -274,3 +319,71 @@ def load_server_records(path: str | Path) -> list[dict]:
 def load_vllm_bench(name: str = "vllm_bench_serve", folder: Path = LAB06) -> dict:
     """A recorded `vllm bench serve --save-result --save-detailed` result, with our ``meta``."""
     return json.loads((folder / f"{name}.json").read_text())
+
+
+# -- live sections (servelab.live: bounded in time, the recording when they cannot run) --------
+def pitfall(name: str, base_url: str) -> list[dict]:
+    """Pitfall ``name`` of `PITFALLS` against the scripted upstream at ``base_url``, live
+    within `LIVE_BUDGET_S`; its recording (``datasets/lab06/pitfalls/``) when it cannot run."""
+    return run_live(
+        f"pitfall {name.replace('_', ' ')}",
+        lambda progress: measure(base_url, **PITFALLS[name]),
+        seconds=LIVE_BUDGET_S,
+        recorded=lambda: load_records(PITFALLS_DIR / f"{name}.jsonl"),
+    ).value
+
+
+def live_overhead(upstream) -> Outcome:
+    """The overhead experiment, now: the same requests measured by servelab.bench and by
+    `heavy_client`, with the scripted upstream's own records; value ``(light, heavy, server)``,
+    or None when it cannot run (the recorded experiment is drawn beside it anyway)."""
+
+    def work(progress) -> tuple[list[dict], list[dict], list[dict]]:
+        light = measure(upstream.base_url, **OVERHEAD_LIVE)
+        progress.update()
+        heavy = heavy_client(
+            upstream.base_url,
+            n=OVERHEAD_LIVE["n"],
+            concurrency=OVERHEAD_LIVE["concurrency"],
+            overrides=OVERHEAD_LIVE["overrides"],
+            prefix="live-heavy",
+        )
+        progress.update()
+        return light, heavy, upstream.records()
+
+    return run_live("the overhead experiment", work, seconds=LIVE_BUDGET_S, total=2)
+
+
+def stack_runs(targets: dict[str, Target], requests: int = 4) -> dict[str, list[dict]]:
+    """A short closed-loop run per target (`STACK_TOKENS` tokens, `STACK_CONCURRENCY` at a
+    time): the last section's measurement.
+
+    Each run starts with one warm-up request per measured one, on the same prompts: vLLM caches
+    prompt prefixes, so without it the second target would meet its prompts cached and the first
+    would not, and the difference would be the cache's, not the gateway's.
+    """
+    workload = Workload(
+        load_prompts("short_chat"), max_tokens=STACK_TOKENS, extra_body={"ignore_eos": True}
+    )
+    load = Load(
+        max_concurrency=STACK_CONCURRENCY,
+        num_requests=requests,
+        warmup=requests,
+        duration_s=STACK_BUDGET_S,
+    )
+    return {
+        label: run_sync(target, workload, load, progress=False).records
+        for label, target in targets.items()
+    }
+
+
+def live_stack(targets: dict[str, Target]) -> Outcome:
+    """`stack_runs` on vLLM and the gateway within `STACK_BUDGET_S` (4 requests each, 2 when
+    live work is small); the recorded runs when the stack is down or too slow."""
+    return run_live(
+        "the embedded stack, straight and through the gateway",
+        lambda progress: stack_runs(targets, scaled(4, 2)),
+        seconds=STACK_BUDGET_S,
+        needs=["vllm", "gateway"],
+        recorded=lambda: {k: load_records(LAB06 / f"{v}.jsonl") for k, v in STACK_FILES.items()},
+    )

@@ -12,6 +12,9 @@ answer, the same attempts and the same elapsed time.
     answer = primary.call(clock, timeout_s=5)      # Answer(text=..., served_by="primary")
 
 Scenarios ship in ``datasets/lab07/scenarios.yaml`` (constructed, not measured).
+The lab's live sections (`live_chain`, `live_gateway_failover`) run on the embedded stack within a
+time budget (``servelab.live``) and show a stand-in result when they cannot: the same chain on
+scripted endpoints, or the gateway's recorded answers (``datasets/lab07/gateway_failover.json``).
 ``run(call_with_fallback, scenario)`` is the harness: it builds the scenario, runs a policy on
 it and reports what happened (who served, the time it took, every call and every wait). When a
 lab is graded, the harness, the endpoints and the clock stay in the grader's process and the
@@ -290,6 +293,7 @@ class LiveEndpoint:
     model: str
     api_key: str = "local"
     calls: list[float] = field(default_factory=list)
+    question: str = "What is the capital of France?"
 
     def call(self, clock: Any, timeout_s: float = 10.0) -> Answer:
         import openai
@@ -302,7 +306,8 @@ class LiveEndpoint:
             reply = client.chat.completions.create(
                 model=self.model,
                 max_tokens=16,
-                messages=[{"role": "user", "content": "Say hello in three words."}],
+                temperature=0,  # the model's most likely answer, the same on every run
+                messages=[{"role": "user", "content": self.question}],
             )
         except openai.APITimeoutError as e:
             raise EndpointTimeout(self.name, timeout_s) from e
@@ -312,3 +317,117 @@ class LiveEndpoint:
             after = parse_retry_after(e.response.headers)
             raise EndpointError(self.name, e.status_code, after) from e
         return Answer(reply.choices[0].message.content or "", self.name)
+
+
+# -- live sections (servelab.live: bounded in time; a stand-in result when they cannot run) ---
+#: Seconds each live section may take: a few calls to the stand-ins, one or two short answers
+#: from vLLM on a CPU.
+LIVE_BUDGET_S = 30.0
+#: The outage the live chain installs on the managed stand-in (reference_stack/providers/faults.py)
+OUTAGE = {"seed": 1, "rules": [{"kind": "outage", "status": 503}]}
+#: The live chain on scripted endpoints: what the live cell shows when it cannot run.
+LIVE_LIKE = {
+    "description": "the live chain, scripted: the managed API is down, vLLM answers in 1 s",
+    "chain": ["managed (outage)", "self-hosted vLLM"],
+    "scripts": {
+        "managed (outage)": [{"kind": "fail", "status": 503, "latency_s": 0.05}],
+        "self-hosted vLLM": [{"kind": "ok", "latency_s": 1.0, "text": "(a scripted answer)"}],
+    },
+}
+GATEWAY_FAILOVER = LAB07 / "gateway_failover.json"
+
+
+def live_chain(
+    policy: Callable[..., Any],
+    managed_url: str,
+    managed_key: str,
+    vllm_url: str,
+    model: str,
+    **kwargs: Any,
+):
+    """Run ``policy`` (the lab's ``call_with_fallback``) on real endpoints with the wall clock:
+    the managed stand-in, made to fail with `OUTAGE` for the run, then vLLM. ``kwargs`` go to
+    the policy. Returns a ``servelab.live.Outcome`` whose value is {"served_by", "text",
+    "calls"}; when the stack cannot run it, the same chain on scripted endpoints (`LIVE_LIKE`,
+    fake clock) stands in, with "text" None."""
+    import httpx
+
+    from servelab.live import run as run_live
+
+    def work(progress) -> dict[str, Any]:
+        admin = managed_url.removesuffix("/v1") + "/admin/faults"
+        httpx.post(admin, json=OUTAGE, timeout=5).raise_for_status()
+        chain = [
+            LiveEndpoint("managed (outage)", managed_url, "gpt-4o-mini", managed_key),
+            LiveEndpoint("self-hosted vLLM", vllm_url, model),
+        ]
+        try:
+            answer = policy(chain, RealClock(), **kwargs)
+        finally:
+            httpx.delete(admin, timeout=5)  # the stand-in is healthy again for the next cell
+        calls = {e.name: len(e.calls) for e in chain}
+        return {"served_by": answer.served_by, "text": answer.text, "calls": calls}
+
+    def scripted() -> dict[str, Any]:
+        try:
+            result = run(policy, LIVE_LIKE, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - the learner's policy: said in one line
+            return {"served_by": f"nobody ({type(exc).__name__})", "text": None, "calls": {}}
+        return {"served_by": result["outcome"], "text": None, "calls": result["calls"]}
+
+    return run_live(
+        "your chain on real endpoints",
+        work,
+        seconds=LIVE_BUDGET_S,
+        needs=["managed-standin", "vllm"],
+        recorded=scripted,
+    )
+
+
+def gateway_failover(gateway_url: str, api_key: str, model: str) -> list[dict[str, Any]]:
+    """One request through the gateway as usual, one with ``x-servelab-force-failover: 1``:
+    the status, who served (``x-servelab-upstream``) and after how many attempts."""
+    import httpx
+
+    rows = []
+    for force in ("0", "1"):
+        reply = httpx.post(
+            gateway_url + "/v1/chat/completions",
+            timeout=LIVE_BUDGET_S,
+            headers={"authorization": f"Bearer {api_key}", "x-servelab-force-failover": force},
+            json={
+                "model": model,
+                "max_tokens": 12,
+                "temperature": 0,
+                "messages": [{"role": "user", "content": "What is the capital of France?"}],
+            },
+        )
+        rows.append(
+            {
+                "force": force,
+                "status": reply.status_code,
+                "served_by": reply.headers.get("x-servelab-upstream"),
+                "attempts": reply.headers.get("x-servelab-attempts"),
+            }
+        )
+    return rows
+
+
+def load_gateway_failover(path: Path = GATEWAY_FAILOVER) -> list[dict[str, Any]]:
+    """The recorded `gateway_failover` rows (scripts/record_lab07.py)."""
+    import json
+
+    return json.loads(path.read_text())["rows"]
+
+
+def live_gateway_failover(gateway_url: str, api_key: str, model: str):
+    """`gateway_failover` within the budget; the recorded rows when the gateway cannot answer."""
+    from servelab.live import run as run_live
+
+    return run_live(
+        "the gateway's failover",
+        lambda progress: gateway_failover(gateway_url, api_key, model),
+        seconds=LIVE_BUDGET_S,
+        needs=["gateway"],
+        recorded=load_gateway_failover,
+    )

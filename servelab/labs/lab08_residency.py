@@ -176,6 +176,52 @@ def plot_allowed(matrix: pd.DataFrame, ax: Any = None) -> Any:
     return ax
 
 
+#: How `plot_chain` colours an upstream, by what the audit record says happened to it.
+CHAIN_STATES = {
+    "served": "tab:green",
+    "excluded by the policy": "tab:red",
+    "down: failed over": "tab:grey",
+    "not tried": "#dddddd",
+}
+
+
+def plot_chain(case: dict, record: dict, ax: Any = None) -> Any:
+    """One case's chain, a box per upstream in failover order, coloured by what the audit
+    ``record`` (``audit_record``'s answer) says happened to it; upstreams that are down are
+    hatched."""
+    import matplotlib.pyplot as plt
+
+    chain = case["chain"]
+    ax = ax or plt.subplots(figsize=(2.3 * len(chain), 1.6))[1]
+    seen = set()
+    for i, upstream in enumerate(chain):
+        if upstream == record.get("route"):
+            state = "served"
+        elif upstream in record.get("excluded", []):
+            state = "excluded by the policy"
+        elif upstream in record.get("failed_over", []):
+            state = "down: failed over"
+        else:
+            state = "not tried"
+        ax.barh(
+            0,
+            0.94,
+            left=i,
+            color=CHAIN_STATES[state],
+            hatch="//" if upstream in case["down"] else None,
+            label=state if state not in seen else None,
+        )
+        seen.add(state)
+        ax.text(i + 0.47, 0, upstream.replace("/", "/\n"), ha="center", va="center", fontsize=8)
+    ax.set_xlim(0, len(chain))
+    ax.set_yticks([])
+    ax.set_xticks([])
+    ax.set_xlabel("failover order, left to right (hatched: down)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    ax.set_title(f"{case['data_class']}: {record.get('decision')}")
+    return ax
+
+
 def plot_outcomes(cases: list[dict], ax: Any = None) -> Any:
     """Stacked bars: per data class, how many cases were served, rerouted or denied."""
     import matplotlib.pyplot as plt
@@ -269,11 +315,73 @@ def gateway_request(
     model: str,
     data_class: str | None = None,
     prompt: str = "Summarise this employee's sick-leave record.",
+    timeout_s: float = 60.0,
 ) -> httpx.Response:
     """One chat completion through the gateway with the raw HTTP response (status, headers,
     the refusal body), which the ``openai`` SDK would turn into an exception."""
     headers = {"authorization": f"Bearer {key}"}
     if data_class:
         headers["x-servelab-data-class"] = data_class
-    body = {"model": model, "max_tokens": 12, "messages": [{"role": "user", "content": prompt}]}
-    return httpx.post(url + "/v1/chat/completions", json=body, headers=headers, timeout=60)
+    body = {
+        "model": model,
+        "max_tokens": 12,
+        "temperature": 0,  # the model's most likely answer, the same on every run
+        "messages": [{"role": "user", "content": prompt}],
+    }
+    return httpx.post(url + "/v1/chat/completions", json=body, headers=headers, timeout=timeout_s)
+
+
+# -- the live section: bounded in time, the recording when it cannot run -----------------------
+#: Seconds the live section may take: the gateway starts in 1-3 s, the reroute waits on vLLM.
+LIVE_BUDGET_S = 40.0
+LIVE_RECORDING = LAB08 / "live_gateway.json"
+
+
+def gateway_demo(timeout_s: float = LIVE_BUDGET_S) -> dict[str, Any]:
+    """Start the lab's gateway (`lab_gateway`), send it the section's two requests and read its
+    audit log: {"denied": {status, code, message}, "rerouted": {status, served_by}, "audit":
+    [records]}. Raises RuntimeError, with the gateway's own words, when it cannot start."""
+    from reference_stack.gateway.audit import read_audit
+
+    with lab_gateway() as gw:
+        if gw["url"] is None:
+            raise RuntimeError(gw["error"])
+        denied = gateway_request(
+            gw["url"], LEARNER_KEY, "us-only", "personal-eu", timeout_s=timeout_s
+        )
+        onprem = gateway_request(
+            gw["url"], LEARNER_KEY, "gpt-4o-mini", "restricted", timeout_s=timeout_s
+        )
+        error = denied.json().get("error", {})
+        return {
+            "denied": {
+                "status": denied.status_code,
+                "code": error.get("code"),
+                "message": error.get("message"),
+            },
+            "rerouted": {
+                "status": onprem.status_code,
+                "served_by": onprem.headers.get("x-servelab-upstream", "nobody"),
+            },
+            "audit": read_audit(gw["audit"]),
+        }
+
+
+def load_gateway_demo(path: Path = LIVE_RECORDING) -> dict[str, Any]:
+    """The recorded `gateway_demo` (``scripts/record_lab08.py --live``), without its meta."""
+    recorded = json.loads(path.read_text())
+    recorded.pop("meta", None)
+    return recorded
+
+
+def live_gateway() -> Any:
+    """`gateway_demo` within `LIVE_BUDGET_S` (a ``servelab.live.Outcome``); the recording when
+    it cannot run. It needs no running stack: without vLLM the reroute is refused, live."""
+    from servelab.live import run as run_live
+
+    return run_live(
+        "the lab's gateway",
+        lambda progress: gateway_demo(),
+        seconds=LIVE_BUDGET_S,
+        recorded=load_gateway_demo,
+    )
