@@ -17,13 +17,14 @@ asks ``live.scaled(full, small)``, for slow machines and for the test suite.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from tqdm.auto import tqdm
+from tqdm.std import tqdm
 
 T = TypeVar("T")
 
@@ -123,7 +124,9 @@ def run(
         why = f"{', '.join(down)} not running; start the stack with `make up` (or `servelab up`)"
         return _fallback(title, why, recorded)
     result: dict[str, Any] = {}
-    bar = tqdm(total=total, desc=title, leave=False)
+    # a text bar (not a widget): a notebook saved after it ran shows text, never a widget view
+    # whose model is gone when the notebook is reopened
+    bar = tqdm(total=total, desc=title, leave=False, file=sys.stdout, ncols=80)
     progress = Progress(bar)
 
     def target() -> None:
