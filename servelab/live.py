@@ -126,7 +126,7 @@ def run(
     result: dict[str, Any] = {}
     # a text bar (not a widget): a notebook saved after it ran shows text, never a widget view
     # whose model is gone when the notebook is reopened
-    bar = tqdm(total=total, desc=title, leave=False, file=sys.stdout, ncols=80)
+    bar = tqdm(total=total, desc=title, leave=False, file=sys.stderr, ncols=80)
     progress = Progress(bar)
 
     def target() -> None:
