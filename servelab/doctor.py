@@ -179,6 +179,10 @@ def preflight(needs: list[str] | None = None, settings: Settings | None = None) 
     unknown = [n for n in needs if n not in known]
     if unknown:
         raise ValueError(f"unknown service(s) {unknown}; known: {sorted(known)}")
+    from servelab import live
+
+    if live.grading():  # nbgrader is grading: nothing here changes a grade, and it costs time
+        return Report([Check("pre-flight", None, "skipped while the notebook is graded")])
     report = Report([check_python(), Check("platform", None, platform.platform())])
     report.checks += check_packages()
     report.checks.append(check_gpu())
@@ -197,6 +201,8 @@ def verdict(report: Report) -> str:
     services that are not running share one fix, `make up`; any other failure brings its own.
     """
     failed = [c for c in report.checks if c.ok is False]
+    if [c.name for c in report.checks] == ["pre-flight"]:
+        return f"graded: {report.checks[0].detail}"
     if not failed:
         passed = ", ".join(c.name for c in report.checks if c.ok)
         return f"ready: {passed} OK (`servelab doctor` prints the full report)"

@@ -74,3 +74,10 @@ def test_size_switch(monkeypatch):
     assert live.scaled(100, 10) == 100
     with pytest.raises(ValueError):
         live.set_size("huge")
+
+
+def test_the_pre_flight_is_skipped_while_graded(monkeypatch):
+    from servelab.doctor import preflight, verdict
+
+    monkeypatch.setenv(live.GRADING_ENV, "autograde")
+    assert verdict(preflight(needs=["vllm"])) == "graded: skipped while the notebook is graded"
