@@ -7,6 +7,7 @@ One step per module, in the order a grading run uses them (docs/instructor.md te
 - ``autograde``: parallel workers, each with its own gradebook copy; one process merges;
 - ``execute``: nbgrader's Execute step with the kernel in the sandbox and output capped;
 - ``sandbox``: the kernel manager that starts kernels under ``unshare`` (``jail`` runs inside);
+- ``zygote``: the warm template each kernel is forked from (its libraries already imported);
 - ``limits``: every resource limit, named; ``guard``: the in-kernel output cap;
 - ``bridge``: the only network way out, to allowed loopback ports;
 - ``feedback``: HTML feedback with every trace of hidden tests removed;

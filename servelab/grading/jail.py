@@ -32,6 +32,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 
@@ -54,6 +55,11 @@ _libc = ctypes.CDLL(None, use_errno=True)
 # space). /run covers /run/lock (and /var/lock, a link to it); /dev/mqueue is covered so a
 # POSIX message queue cannot be left in the host's (it is otherwise the host namespace's queue).
 PRIVATE_TMPFS = ("/var/tmp", "/dev/shm", "/run", "/dev/mqueue")
+#: Namespaces a warm kernel joins, in the order setns(2) is called (servelab/grading/zygote.py);
+#: the mount namespace last: after it the paths of the template's world are gone.
+NAMESPACES = ("net", "ipc", "uts", "pid", "mnt")
+#: How often process 1 looks whether a warm kernel (not its child) has ended.
+WARM_POLL_S = 0.05
 
 
 def _check(rc: int, what: str) -> None:
@@ -209,6 +215,15 @@ def seal(writable: tuple[str, ...]) -> list[str]:
 
 def drop_privileges_and_exec(spec: dict, argv: list[str], log_fd: int) -> None:
     """In the forked child: limits, unprivileged uid, no new privileges, clean env, exec."""
+    limit_and_drop(spec, log_fd)
+    os.execve(argv[0], argv, spec["env"])
+
+
+def limit_and_drop(spec: dict, log_fd: int) -> None:
+    """Become the kernel's process: rlimits, nice, no groups, the sandbox uid (no capabilities),
+    no new privileges, the working directory, stdin from /dev/null, stdout and stderr to the
+    log pipe, every other descriptor closed. Used before ``exec`` here and by a warm kernel
+    (servelab/grading/zygote.py)."""
     limits = spec["limits"]
     for res, value in [
         (resource.RLIMIT_CPU, limits["cpu_seconds"]),
@@ -230,7 +245,6 @@ def drop_privileges_and_exec(spec: dict, argv: list[str], log_fd: int) -> None:
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     os.closerange(3, 65536)
-    os.execve(argv[0], argv, spec["env"])
 
 
 def forward_log(read_fd: int, max_bytes: int) -> None:
@@ -252,6 +266,7 @@ def main(argv: list[str]) -> int:
         return 2
     spec = json.loads(Path(argv[0]).read_text())
     kernel_argv = argv[argv.index("--") + 1 :]
+    warm = connect_warm(spec.get("warm_socket"))  # before its path is covered
     mount("none", "/", None, MS_REC | MS_PRIVATE)  # nothing we mount leaks to the host
     files = read_submission_files(spec["copy_from"], spec["submission_files_bytes"])
     connection = Path(spec["connection_file"]).read_bytes()
@@ -263,6 +278,14 @@ def main(argv: list[str]) -> int:
     build_scratch(spec, files, connection)
     for problem in seal(PRIVATE_TMPFS + ("/tmp",)):
         print(f"servelab sandbox: could not make read-only: {problem}", file=sys.stderr)
+
+    if warm is not None:
+        from servelab.grading.zygote import kernel_args
+
+        args = kernel_args(kernel_argv)
+        if args is not None:
+            return run_warm(warm, spec, kernel_argv, args)
+        warm.close()
 
     # Interrupts go to the kernel (the grader signals the whole process group); process 1 ignores
     # them (from before the fork on), and passes a terminate request on.
@@ -291,6 +314,75 @@ def main(argv: list[str]) -> int:
             continue
         if pid == child:
             return os.waitstatus_to_exitcode(status) & 0xFF
+
+
+def connect_warm(path: str | None) -> socket.socket | None:
+    """A connection to the grader's warm kernel template, if it has one (else None)."""
+    if not path:
+        return None
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(path)
+    except OSError as exc:
+        print(f"servelab sandbox: no warm kernel ({exc}); starting one", file=sys.stderr)
+        conn.close()
+        return None
+    return conn
+
+
+def run_warm(conn: socket.socket, spec: dict, argv: list[str], args: list[str]) -> int:
+    """Have the warm template start the kernel inside this sandbox; stay until it exits.
+
+    The template joins this process's namespaces (sent as descriptors) and forks the kernel
+    into them, under the same limits and uid as the ``exec`` path. The kernel is not this
+    process's child, so interrupts and terminate requests are forwarded to it by pid, and its
+    end is seen by polling. Orphans it leaves are reaped here as before.
+    """
+    ns_fds = [os.open(f"/proc/self/ns/{kind}", os.O_RDONLY) for kind in NAMESPACES]
+    log_read, log_write = os.pipe()
+    pid_read, pid_write = os.pipe()
+    request = {"spec": spec, "argv": argv, "kernel_args": args}
+    with conn:
+        socket.send_fds(conn, [json.dumps(request).encode()], [*ns_fds, log_write, pid_write])
+        answer = conn.recv(512)
+    for fd in (*ns_fds, log_write, pid_write):
+        os.close(fd)
+    if answer != b"ok":
+        print(f"servelab sandbox: warm kernel refused: {answer[:300]!r}", file=sys.stderr)
+        return 127
+    with os.fdopen(pid_read, "rb") as pipe:
+        kernel = int(pipe.read(32) or b"0")
+    if kernel <= 1:
+        return 127
+    threading.Thread(
+        target=forward_log, args=(log_read, spec["kernel_log_bytes"]), daemon=True
+    ).start()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda sig, _frame: _signal(kernel, sig))
+    while _running(kernel):
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            pass
+        time.sleep(WARM_POLL_S)
+    return 0
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (its parent, outside, reaps it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 if __name__ == "__main__":

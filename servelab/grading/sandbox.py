@@ -27,6 +27,7 @@ import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Dict, Int, List, Unicode
 
+from servelab.grading import zygote
 from servelab.grading.bridge import Bridge
 from servelab.grading.limits import KERNEL_LOG_BYTES, NICENESS, SUBMISSION_FILES_BYTES, Limits
 from servelab_base.config import Settings
@@ -218,6 +219,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             "niceness": NICENESS,
             "submission_files_bytes": SUBMISSION_FILES_BYTES,
             "kernel_log_bytes": KERNEL_LOG_BYTES if os.environ.get(DEBUG_ENV) else 0,
+            "warm_socket": warm.socket_path if (warm := zygote.template()) else None,
         }
         if self.limits.allowed_ports:
             self._bridge = Bridge(self._staging / "bridge.sock")
