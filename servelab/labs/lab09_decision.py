@@ -22,6 +22,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import yaml
 
+from servelab import live
+from servelab.labs.show import figure, knobs
 from servelab_base.paths import DATASETS
 
 LAB09 = DATASETS / "lab09"
@@ -151,7 +153,7 @@ def load_paths() -> pd.DataFrame:
 # -- plots -----------------------------------------------------------------------------------
 def plot_scores(scores: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
     """Heat map of the decision matrix: the capability-versus-control curve at a glance."""
-    ax = ax or plt.subplots(figsize=(8, 3.2))[1]
+    ax = ax or plt.subplots(figsize=(8, 3.4), layout="constrained")[1]
     im = ax.imshow(scores.values, cmap="RdYlGn", vmin=MIN_SCORE, vmax=MAX_SCORE, aspect="auto")
     ax.set_xticks(range(len(scores.columns)), scores.columns, rotation=20, ha="right")
     ax.set_yticks(range(len(scores.index)), scores.index)
@@ -166,7 +168,9 @@ def plot_scores(scores: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
 def plot_rankings(rankings: dict[str, pd.Series], chosen: dict[str, str | None]) -> plt.Figure:
     """One bar chart per case: weighted score per pattern, the chosen pattern highlighted,
     knocked-out patterns hatched."""
-    fig, axes = plt.subplots(1, len(rankings), figsize=(4 * len(rankings), 3.4), sharey=True)
+    fig, axes = plt.subplots(
+        1, len(rankings), figsize=(4 * len(rankings), 3.4), sharey=True, layout="constrained"
+    )
     for ax, (case, series) in zip(list(axes), rankings.items(), strict=True):
         colours = ["tab:green" if p == chosen.get(case) else "lightgrey" for p in series.index]
         ax.barh(list(series.index), list(series.values), color=colours)
@@ -174,7 +178,6 @@ def plot_rankings(rankings: dict[str, pd.Series], chosen: dict[str, str | None])
         ax.set_xlim(MIN_SCORE - 1, MAX_SCORE)
         ax.set_title(f"{case}\n-> {chosen.get(case)}", fontsize=10)
         ax.set_xlabel("weighted score")
-    fig.tight_layout()
     return fig
 
 
@@ -187,7 +190,7 @@ def plot_cost_curves(
     volumes: list[int] | None = None,
 ) -> plt.Axes:
     """Cost of each path against monthly volume (log-log), using the learner's ``cost_fn``."""
-    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    ax = ax or plt.subplots(figsize=(7, 4), layout="constrained")[1]
     volumes = volumes or [10**k for k in range(3, 9)]
     for path, row in paths.iterrows():
         if row["unit"] not in ("per_million_tokens", "per_gpu_hour"):
@@ -222,12 +225,12 @@ def plot_latency_budget(
     paths: pd.DataFrame, n_tokens: int, slo_ms: float | None = None, ax: plt.Axes | None = None
 ) -> plt.Axes:
     """Stacked bars: where each interactive path spends an answer of ``n_tokens``."""
-    ax = ax or plt.subplots(figsize=(7, 3.6))[1]
-    live = paths.dropna(subset=["ttft_ms"])
-    left = pd.Series(0.0, index=live.index)
+    ax = ax or plt.subplots(figsize=(8, 3.6), layout="constrained")[1]
+    interactive = paths.dropna(subset=["ttft_ms"])
+    left = pd.Series(0.0, index=interactive.index)
     for stage in STAGES:
-        width = pd.Series({p: budget_stages(r, n_tokens)[stage] for p, r in live.iterrows()})
-        ax.barh(list(live.index), list(width.values), left=list(left.values), label=stage)
+        width = pd.Series({p: budget_stages(r, n_tokens)[stage] for p, r in interactive.iterrows()})
+        ax.barh(list(interactive.index), list(width.values), left=list(left.values), label=stage)
         left += width
     if slo_ms is not None:
         ax.axvline(slo_ms, color="red", linestyle="--", label=f"SLO {slo_ms:.0f} ms")
@@ -243,8 +246,9 @@ def weight_explorer(
     score_fn: Callable[[pd.DataFrame, dict], pd.Series],
     start: dict[str, float],
 ) -> Any:
-    """Sliders for the weights of one case; redraws the ranking with the learner's ``score_fn``.
-    Returns the widget (None when ipywidgets is not installed: nothing graded needs it)."""
+    """Sliders for the weights of one case; redraws the ranking with the learner's ``score_fn``
+    (``show.knobs``: the figure first, then any message). Returns the widget (None when
+    ipywidgets is not installed: nothing graded needs it)."""
     try:
         import ipywidgets as widgets
     except ImportError:
@@ -256,18 +260,27 @@ def weight_explorer(
             print("give at least one criterion a weight above zero")
             return
         series = score_fn(scores, weights)
-        _, ax = plt.subplots(figsize=(6, 2.8))
+        fig, ax = plt.subplots(figsize=(6, 2.8), layout="constrained")
         ax.barh(list(series.index), list(series.values), color="tab:blue")
         ax.invert_yaxis()
         ax.set_xlim(MIN_SCORE - 1, MAX_SCORE)
+        ax.set_xlabel("weighted score")
         ax.set_title(f"top: {series.index[0]}")
-        plt.show()
+        figure(fig)
 
     sliders = {
-        c: widgets.FloatSlider(value=float(start.get(c, 0)), min=0, max=5, step=0.5, description=c)
+        c: widgets.FloatSlider(
+            value=float(start.get(c, 0)),
+            min=0,
+            max=5,
+            step=0.5,
+            description=c,
+            continuous_update=False,
+            style={"description_width": "initial"},
+        )
         for c in CRITERIA
     }
-    return widgets.interactive(draw, **sliders)
+    return knobs(draw, **sliders)
 
 
 # -- live: one call down each path of a mixed architecture -----------------------------------
@@ -279,6 +292,16 @@ MIXED_PATHS = {
 }
 LIVE_TIMEOUT_S = 20.0  # a stand-in answers 12 tokens in about a second; 20 s allows a busy laptop
 LIVE_MAX_TOKENS = 12
+#: The three requests together may take this long before the modelled budgets stand in.
+LIVE_SECONDS = 30.0
+#: The question: one the stand-ins' and vLLM's 135M model answers right, greedily.
+LIVE_PROMPT = "What is the capital of Germany? Answer in one word."
+#: The catalog path whose modelled latency stands in for each role when nothing answers live.
+MODELLED_PATHS = {
+    "interactive (managed API)": "managed-mini",
+    "regulated (cloud platform, EU)": "cloud-eu",
+    "ingestion (self-hosted vLLM)": "selfhosted-online-h100",
+}
 
 
 def _client_for(how: str) -> tuple[Any, str, str]:
@@ -325,6 +348,7 @@ def _probe(role: str, pattern: str, how: str, model: str | None, prompt: str) ->
             model or get_settings().model,
             [{"role": "user", "content": prompt}],
             max_tokens=LIVE_MAX_TOKENS,
+            temperature=0,
         )
         texts = [c for c in trace["chunks"] if c["text"]]
         if trace["chunks"]:
@@ -346,15 +370,79 @@ def _probe(role: str, pattern: str, how: str, model: str | None, prompt: str) ->
     return row
 
 
-def probe_paths(prompt: str = "In one sentence: what is data residency?") -> pd.DataFrame:
+def probe_paths(prompt: str = LIVE_PROMPT, progress: live.Progress | None = None) -> pd.DataFrame:
     """Send one streamed request down each path of ``MIXED_PATHS`` at the same time (the
     paths are independent, as in production); a path that is down says what to start."""
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
     with ThreadPoolExecutor(max_workers=len(MIXED_PATHS)) as pool:
         futures = [
             pool.submit(_probe, role, pattern, how, model, prompt)
             for role, (pattern, how, model) in MIXED_PATHS.items()
         ]
+        for _ in as_completed(futures):
+            if progress is not None:
+                progress.update()
         rows = [f.result() for f in futures]
     return pd.DataFrame(rows).set_index("role")
+
+
+def modelled_paths(n_tokens: int = LIVE_MAX_TOKENS) -> pd.DataFrame:
+    """``probe_paths``' table from the catalog's modelled latency of each role's path."""
+    paths = load_paths()
+    rows = []
+    for role, (pattern, _, _) in MIXED_PATHS.items():
+        path = paths.loc[MODELLED_PATHS[role]]
+        first = path.network_rtt_ms + path.queue_ms + path.ttft_ms
+        rows.append(
+            {
+                "role": role,
+                "pattern": pattern,
+                "mode": f"modelled: {MODELLED_PATHS[role]} ({path.basis})",
+                "endpoint": "",
+                "ttft_ms": first,
+                "e2e_ms": first + path.per_token_ms * (n_tokens - 1),
+                "tokens": n_tokens,
+                "answer": "",
+                "status": "modelled",
+            }
+        )
+    return pd.DataFrame(rows).set_index("role")
+
+
+def live_paths() -> live.Outcome:
+    """One request down each path at once, within ``LIVE_SECONDS``; the modelled budgets when
+    the machine is slower than that."""
+    return live.run(
+        "one request down each path",
+        lambda progress: probe_paths(progress=progress),
+        seconds=LIVE_SECONDS,
+        total=len(MIXED_PATHS),
+        recorded=modelled_paths,
+    )
+
+
+def show_paths(outcome: live.Outcome) -> None:
+    """What each path did (or what the catalog models), as a bar chart and the answers."""
+    table = outcome.value
+    print(table[["pattern", "mode", "status"]].to_string())
+    answered = table[table.status.isin(["ok", "modelled"])]
+    if answered.empty:
+        down = table.status.str.startswith("down").all()
+        why = "start the stack with `make up`" if down else "each one failed or timed out"
+        print(f"no path answered ({why}); the catalog's modelled figures instead:")
+        answered = modelled_paths()
+    live_ = (answered.status == "ok").all()
+    fig, ax = plt.subplots(figsize=(8, 2.6), layout="constrained")
+    answered[["ttft_ms", "e2e_ms"]].plot.barh(ax=ax)
+    ax.invert_yaxis()
+    ax.set_title("one live request per path" if live_ else "modelled latency per path (catalog)")
+    ax.set_xlabel(
+        "milliseconds (this laptop: the stand-ins' tokens come from the local engine)"
+        if live_
+        else "milliseconds, modelled for a 12-token answer"
+    )
+    ax.set_ylabel("")
+    figure(fig)
+    if live_:
+        print(answered[["answer"]].to_string())
