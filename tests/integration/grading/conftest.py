@@ -1,81 +1,25 @@
 """One grading run shared by the grading tests: the whole test class, graded once.
 
-The test lab (tests/hostile/fixture_course.py) is submitted by two good learners, a partly wrong
-one, one learner per hostile script and one per tampered notebook, and graded with 2 jobs in
-the sandbox, then given feedback, as an instructor would. test_grading_sandbox.py checks the
-sandbox against each misbehaviour; test_grading_attacks.py checks every attack class on the
-verdict, the feedback and the host.
+The class and its readers are in grading_support.py; this file holds the session fixture only.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import socket
-import threading
 import uuid
-from pathlib import Path
 
 import pytest
+from grading_support import (
+    CELL_TIMEOUT,
+    GOOD,
+    GRADER_SECRETS,
+    SANDBOX,
+    TEST_LIMITS,
+    Listener,
+    sha,
+)
 from hostile import fixture_course as fc
 from hostile import notebook_tampering
-
-from servelab.grading.sandbox import SandboxUnavailable, check_available
-
-try:
-    check_available()
-    SANDBOX = ""
-except SandboxUnavailable as exc:  # not root / no util-linux: the sandbox cannot be built
-    SANDBOX = str(exc)
-
-GOOD = ["good_one", "good_two"]
-# Small limits so the hostile run stays short; the defaults are in servelab/grading/limits.py.
-TEST_LIMITS = {
-    "wall_seconds": 45,
-    "memory_bytes": 2**30,
-    "output_interrupt_bytes": 4 * 2**20,
-    "output_kill_bytes": 16 * 2**20,
-    "scratch_bytes": 32 * 2**20,
-}
-CELL_TIMEOUT = 15  # generous: on a loaded 2-core runner a nice-10 kernel gets little CPU
-#: Secrets in the grader's environment while it grades: none may reach a kernel.
-GRADER_SECRETS = {
-    "OPENAI_API_KEY": "sk-grader-" + uuid.uuid4().hex,
-    "SERVELAB_HOSTILE_PROBE": "probe-" + uuid.uuid4().hex,
-}
-
-
-class Listener:
-    """A loopback TCP server of the test: records connections, echoes one line back."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.received: list[bytes] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                data = conn.recv(100)
-                self.received.append(data)
-                conn.sendall(data)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def sha(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="session")
@@ -137,19 +81,3 @@ def graded(tmp_path_factory):
         allowed.close()
         fc.restore_env(old_env)
         fc.restore_env(saved_secrets)
-
-
-def grades(course, student: str) -> dict[str, float | None]:
-    from nbgrader.api import Gradebook
-
-    with Gradebook(course.db_url, course.course_id) as gb:
-        nb = gb.find_submission_notebook(fc.LAB, fc.LAB, student)
-        return {g.name: g.auto_score for g in nb.grades}
-
-
-def graded_notebook(course, student: str) -> dict:
-    return json.loads((course.autograded / student / fc.LAB / f"{fc.LAB}.ipynb").read_text())
-
-
-def feedback_page(course, student: str) -> str:
-    return (course.feedback / student / fc.LAB / f"{fc.LAB}.html").read_text()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
-from conftest import GOOD, GRADER_SECRETS, feedback_page, graded_notebook, grades
+from grading_support import GOOD, GRADER_SECRETS, feedback_page, graded_notebook, grades
 from hostile import decode, notebook_tampering
 from hostile import fixture_course as fc
 from test_grading_sandbox import EXPECTED_ERROR

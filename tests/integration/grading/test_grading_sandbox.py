@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import GOOD, feedback_page, graded_notebook, grades, sha
+from grading_support import GOOD, feedback_page, graded_notebook, grades, sha
 from hostile import fixture_course as fc
 from hostile import notebook_tampering
 

@@ -7,7 +7,7 @@ import asyncio
 import json
 
 import pytest
-from conftest import SANDBOX
+from grading_support import SANDBOX
 
 from servelab.grading import zygote
 from servelab.grading.sandbox import SandboxedKernelManager

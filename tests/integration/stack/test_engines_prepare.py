@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import servelab
+from stack_support import servelab
 
 from reference_stack.engines import model_files
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
-from conftest import servelab
+from stack_support import servelab
 
 # A tiny health-checked service: answers 200 on /health after DELAY seconds, optionally
 # starting a child process first (to prove `down` stops the whole process group).
