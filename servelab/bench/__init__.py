@@ -4,9 +4,10 @@ Record raw events first (`loadgen` -> `events`), derive every metric from them l
 (`metrics`), then look at them (`plots`). The glossary is docs/metrics.md (TTFT, TTFCT, ITL, TPOT,
 E2E, goodput): the same names mean different things in other tools.
 
+    from servelab.course_server.learner import gateway_key
     from servelab.bench import Load, Target, Workload, load_prompts, run_sync, summarize
     target = Target("http://127.0.0.1:8400/v1", model="smollm2-135m-instruct",
-                    api_key="sk-servelab-local-learner")  # the gateway's local learner key
+                    api_key=gateway_key())  # servelab.course_server.learner: yours
     run = run_sync(target, Workload(load_prompts("short_chat"), max_tokens=64),
                    Load(max_concurrency=4, num_requests=40, warmup=4))
     summarize(run.records, slos={"ttft": 500, "tpot": 100})   # ms; run.meta says how

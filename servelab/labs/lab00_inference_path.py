@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from servelab import live
+from servelab.course_server.learner import gateway_key
 from servelab.labs.show import figure, table
 from servelab_base.config import get_settings
 from servelab_base.paths import DATASETS
@@ -298,7 +299,7 @@ def live_gateway_stages(seconds: float = LIVE_SECONDS) -> live.Outcome:
     settings = get_settings()
 
     def work(progress: live.Progress) -> pd.DataFrame:
-        client = _engine_client(settings.gateway_url, api_key="sk-servelab-local-learner")
+        client = _engine_client(settings.gateway_url, api_key=gateway_key())
         stages = measure_gateway_stages(
             client, settings.model, [{"role": "user", "content": "Say hi."}], temperature=0
         )

@@ -39,6 +39,7 @@ import httpx
 import pandas as pd
 import yaml
 
+from reference_stack.gateway.settings import LOCAL_LEARNER_KEY
 from servelab_base.paths import DATASETS, ROOT
 
 LAB08 = DATASETS / "lab08"
@@ -242,8 +243,7 @@ def plot_outcomes(cases: list[dict], ax: Any = None) -> Any:
 # -- live: the gateway enforcing a policy ------------------------------------------------------
 GATEWAY_ROUTING = LAB08 / "gateway_routing.yaml"
 GATEWAY_START_TIMEOUT_S = 20.0  # the gateway imports FastAPI and starts in 1-3 s on 2 cores
-# local-only key of reference_stack/gateway/keys.yaml: may set any data class per request
-LEARNER_KEY = "sk-servelab-local-learner"
+# The lab's own gateway reads the stack's default keys: LOCAL_LEARNER_KEY may set any data class.
 
 
 @contextmanager
@@ -347,10 +347,10 @@ def gateway_demo(timeout_s: float = LIVE_BUDGET_S) -> dict[str, Any]:
         if gw["url"] is None:
             raise RuntimeError(gw["error"])
         denied = gateway_request(
-            gw["url"], LEARNER_KEY, "us-only", "personal-eu", timeout_s=timeout_s
+            gw["url"], LOCAL_LEARNER_KEY, "us-only", "personal-eu", timeout_s=timeout_s
         )
         onprem = gateway_request(
-            gw["url"], LEARNER_KEY, "gpt-4o-mini", "restricted", timeout_s=timeout_s
+            gw["url"], LOCAL_LEARNER_KEY, "gpt-4o-mini", "restricted", timeout_s=timeout_s
         )
         error = denied.json().get("error", {})
         return {

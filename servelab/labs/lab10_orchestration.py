@@ -48,7 +48,6 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     },
     "EU-only data": {"rules": [], "stream": False, "eu": True},
 }
-GATEWAY_KEY = "sk-servelab-local-learner"
 MESSAGES = [{"role": "user", "content": "Say hello in five words."}]
 
 #: The three clients, as a learner would write them (shown in the notebook, lines counted).
@@ -166,6 +165,7 @@ def _via_gateway(scenario: str, managed_url: str, cloud_url: str) -> Outcome:
     from openai import APIError, OpenAI
 
     from reference_stack.gateway.process import GatewayProcess
+    from reference_stack.gateway.settings import LOCAL_LEARNER_KEY  # its own gateway's key
     from reference_stack.providers.testing import CLOUD_KEY, MANAGED_KEY
 
     spec = SCENARIOS[scenario]
@@ -179,7 +179,7 @@ def _via_gateway(scenario: str, managed_url: str, cloud_url: str) -> Outcome:
     started = time.perf_counter()
     with GatewayProcess(env=env, audit=os.devnull) as gateway:
         client = OpenAI(
-            base_url=gateway.base_url + "/v1", api_key=GATEWAY_KEY, max_retries=0, timeout=30
+            base_url=gateway.base_url + "/v1", api_key=LOCAL_LEARNER_KEY, max_retries=0, timeout=30
         )
         started = time.perf_counter()
         text, error, upstream = "", "", "none"
@@ -292,6 +292,7 @@ def live_orchestration(scenario: str = "EU-only data", seconds: float = 120.0) -
     gateway, and one router scenario; skipped while graded, bounded by ``seconds``."""
     from reference_stack.providers.testing import MANAGED_KEY, managed_standin
     from servelab import live
+    from servelab.course_server.learner import gateway_key
     from servelab_base.config import get_settings
 
     settings = get_settings()
@@ -301,7 +302,7 @@ def live_orchestration(scenario: str = "EU-only data", seconds: float = 120.0) -
         with managed_standin(seed=1) as (url, _):  # scripted tokens: the libraries' own cost
             overhead = client_overhead(url + "/v1", MANAGED_KEY, "gpt-4o-mini", repeats)
         progress.update()
-        calls = clients(settings.gateway_url + "/v1", GATEWAY_KEY, settings.model)
+        calls = clients(settings.gateway_url + "/v1", gateway_key(), settings.model)
         answers = {name: call() for name, call in calls.items()}
         progress.update()
         routers = compare_routers([scenario], say=lambda _line: None)

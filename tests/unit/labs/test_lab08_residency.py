@@ -241,7 +241,7 @@ def _port_open(url: str) -> bool:
 def test_gateway_denies_and_audits_without_sending_anything():
     with rc.lab_gateway() as gw:
         assert gw["url"], gw["error"]
-        reply = rc.gateway_request(gw["url"], rc.LEARNER_KEY, "us-only", "personal-eu")
+        reply = rc.gateway_request(gw["url"], rc.LOCAL_LEARNER_KEY, "us-only", "personal-eu")
         assert reply.status_code == 403
         error = reply.json()["error"]
         assert error["code"] == "residency_denied"
