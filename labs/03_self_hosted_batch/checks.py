@@ -16,7 +16,9 @@ import math
 import pandas as pd
 
 from servelab.grading.checks import Checks, close
-from servelab.labs.lab03_batch import load_outputs, load_runs
+from servelab.labs.lab03_batch import load_gpu_prices, load_outputs, load_runs, modelled_rates
+from servelab_base.catalog import Price, PriceTier
+from servelab_base.catalog import load as load_catalog
 from servelab_base.paths import DATASETS
 
 checks = Checks(goldens=DATASETS / "lab03" / "expected.json")
@@ -34,6 +36,54 @@ def near(got, expected: float, rel: float = 1e-9) -> bool:
 def run_row(batch_size: int) -> pd.Series:
     """One recorded run, as the notebook takes it: a Series indexed by column name."""
     return load_runs().set_index("batch_size").loc[batch_size]
+
+
+#: The notebook's ten-million-document job: tokens in and out per document, the fixed cost of
+#: self-hosting, and its deadline (two weeks).
+JOB_IN, JOB_OUT, JOB_FIXED_USD, TWO_WEEKS_H = 800, 50, 20_000, 14 * 24
+
+
+def synchronous(provider: str, model: str) -> Price:
+    """A model's synchronous price from the catalog (prices.csv), as the notebook passes it."""
+    return load_catalog().price(provider, model)
+
+
+def batch_tier(provider: str, model: str) -> PriceTier | None:
+    """A model's batch tier from the catalog (tiers.csv); None where none is catalogued."""
+    return load_catalog().tier(provider, model, "batch")
+
+
+def sync_price(input_usd: float, output_usd: float) -> Price:
+    """A constructed synchronous price, USD per million tokens."""
+    return Price("per_million_tokens", input_usd, output_usd, None, "constructed", "a check")
+
+
+def tier(input_usd: float, output_usd: float, window_hours: float) -> PriceTier:
+    """A constructed batch tier, USD per million tokens, results within ``window_hours``."""
+    return PriceTier("batch", input_usd, output_usd, window_hours, "constructed", "a check")
+
+
+def h100_usd_per_hour(offer_prefix: str) -> float:
+    """An H100 offer's published price per GPU-hour (datasets/lab03/gpu_prices.csv)."""
+    prices = load_gpu_prices()
+    row = prices[prices.gpu.str.startswith("H100") & prices.offer.str.startswith(offer_prefix)]
+    return float(row.usd_per_gpu_hour.iloc[0])
+
+
+def self_hosted_usd_per_doc(usd_per_gpu_hour: float) -> float:
+    """The notebook's self-hosted cost per document of the job: modelled H100 decode and prefill
+    time (lab03_batch.modelled_rates, batch 64) at a published GPU-hour price."""
+    decode, prefill = modelled_rates(JOB_IN, JOB_OUT)
+    return (JOB_OUT / decode + JOB_IN / prefill) / 3600 * usd_per_gpu_hour
+
+
+def break_even_of_the_job(solver, usd_per_gpu_hour: float, model: str, deadline_h: float):
+    """Break-even of the job against a model's cheapest OpenAI option that meets the deadline,
+    with ``solver``'s own ``managed_usd_per_doc`` and ``break_even_docs``."""
+    per_doc = solver.managed_usd_per_doc(
+        JOB_IN, JOB_OUT, synchronous("openai", model), batch_tier("openai", model), deadline_h
+    )
+    return solver.break_even_docs(JOB_FIXED_USD, self_hosted_usd_per_doc(usd_per_gpu_hour), per_doc)
 
 
 
@@ -104,6 +154,39 @@ def break_even_of_the_example(learner):
     "break-even: 10,000 USD fixed, 0.0001 vs 0.0011 USD per document"
     got = learner.break_even_docs(10_000, 0.0001, 0.0011)
     assert near(got, 10_000_000), f"{got!r}: the fixed cost over the saving per document"
+
+
+@checks.visible("ex3_tests")
+def batch_tier_for_a_job_that_can_wait(learner):
+    "gpt-4o on OpenAI, due in two weeks: a document at the batch tier's prices"
+    got = learner.managed_usd_per_doc(
+        JOB_IN, JOB_OUT, synchronous("openai", "gpt-4o"), batch_tier("openai", "gpt-4o"), 336
+    )
+    assert near(got, checks.golden("ex3.gpt-4o.two_weeks")), (
+        f"{got!r}: a 24 h window meets a 336 h deadline, so 800 tokens in and 50 out are priced"
+        " at the tier's input_usd and output_usd"
+    )
+
+
+@checks.visible("ex3_tests")
+def synchronous_price_for_a_job_due_soon(learner):
+    "gpt-4o on OpenAI, due in one hour: the synchronous price"
+    got = learner.managed_usd_per_doc(
+        JOB_IN, JOB_OUT, synchronous("openai", "gpt-4o"), batch_tier("openai", "gpt-4o"), 1
+    )
+    assert near(got, checks.golden("ex3.gpt-4o.one_hour")), (
+        f"{got!r}: a 24 h window misses a 1 h deadline: only the synchronous price qualifies"
+    )
+
+
+@checks.visible("ex3_tests")
+def break_even_against_the_batch_tier(learner):
+    "break-even of the ten-million-document job against gpt-4o's batch tier (Lambda's H100)"
+    got = break_even_of_the_job(learner, h100_usd_per_hour("Lambda"), "gpt-4o", TWO_WEEKS_H)
+    assert near(got, checks.golden("ex3.break_even.gpt-4o.two_weeks.lambda")), (
+        f"{got!r}: break_even_docs(20,000, the modelled self-hosted cost per document,"
+        " managed_usd_per_doc(...)) with the batch tier as the managed option"
+    )
 
 
 

@@ -24,6 +24,12 @@ def rows() -> dict[str, dict]:
     return {p: r.to_dict() for p, r in load_paths().iterrows()}
 
 
+def batch_workload() -> dict:
+    """The document batch with its deadline (what the notebook prices the batch tiers with)."""
+    case = load_cases()["document-batch"]
+    return {**case["workload"], "deadline_h": case["deadline_h"]}
+
+
 def ranking(result) -> list[list]:
     """A learner's ``weighted_scores`` result as [[pattern, score], ...], highest first."""
     assert type(result) is pd.Series, (
@@ -132,6 +138,23 @@ def cost_per_gpu_hour(learner):
     assert close(got, checks.golden("ex2.batch.selfhosted-batch-h100"), 1e-6), (
         f"{got!r}: output tokens / tokens_per_s = GPU-seconds; / 3600 = GPU-hours; x hourly_usd"
     )
+
+
+@checks.visible("ex2_tests")
+def cost_on_a_batch_tier(learner):
+    "path_cost: the document batch, due in 72 h, on gpt-4o-mini's batch tier (24 h window)"
+    got = learner.path_cost(batch_workload(), rows()["managed-mini-batch"])
+    assert close(got, checks.golden("ex2.batch.managed-mini-batch"), 1e-6), (
+        f"{got!r}: a 24 h window meets a 72 h deadline: the tier's own input_usd and output_usd,"
+        " per million tokens"
+    )
+
+
+@checks.visible("ex2_tests")
+def interactive_traffic_on_a_batch_tier(learner):
+    "path_cost: the HR assistant (interactive: no deadline_h) on Azure's Global Batch"
+    with raises("ValueError"):
+        learner.path_cost(load_cases()["hr-assistant"]["workload"], rows()["cloud-global-batch"])
 
 
 @checks.visible("ex2_tests")

@@ -12,7 +12,9 @@ writes the answers. This module holds:
   machine): what ``scripts/record_lab03.py`` records with (the notebook never loads it);
 - ``run_batch``: the corpus through ``LLM.chat`` in chunks of ``batch_size``, with a progress bar,
   timed;
-- the recorded runs (``datasets/lab03/``) and the pictures of them.
+- the recorded runs (``datasets/lab03/``) and the pictures of them;
+- ``modelled_rates``: the GPU throughput exercise 3 prices the job with (modelled, never
+  measured), and the cost curve of self-hosting against managed APIs, synchronous and batch.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ MIN_AVAILABLE_BYTES = 2 * GIB
 #: runnable processes per core above which loading is skipped: the load (15-30 s on an idle
 #: 2-core machine) took minutes at a load average of 20-35 on 2 cores
 MAX_LOAD_PER_CORE = 3.0
+#: Modelled GPU throughput for pricing the job (docs/metrics.md#physical-floors): decode at the
+#: 37% of the bandwidth floor vLLM 0.6.0 reported at light load on an H100; prefill at an
+#: assumed 40% of the card's dense bf16 peak
+DECODE_EFFICIENCY = 0.37
+PREFILL_EFFICIENCY = 0.40
 ENGINE_ENV = {
     # one process: on 2 cores a separate engine process busy-polls a core
     "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
@@ -255,18 +262,44 @@ def plot_throughput(runs: pd.DataFrame, title: str = "batch size vs throughput")
     return ax
 
 
+def modelled_rates(
+    input_tokens: float,
+    output_tokens: float,
+    batch: int = 64,
+    gpu: str = "H100 SXM 80GB",
+    model: str = "Llama 3 8B",
+) -> tuple[float, float]:
+    """Modelled (output tokens/s, prompt tokens/s) of one GPU on the corpus job, never measured.
+
+    Decode: the bandwidth roofline of ``sizing.decode_tokens_per_s`` at ``batch`` sequences of
+    ``input_tokens + output_tokens``, times DECODE_EFFICIENCY. Prefill (reading the prompt) is
+    compute-bound: PREFILL_EFFICIENCY of the card's dense bf16 peak over 2 FLOP per parameter.
+    """
+    from servelab.labs import sizing
+
+    shape, card = sizing.MODELS[model], sizing.GPUS[gpu]
+    context = int(input_tokens + output_tokens)
+    decode = sizing.decode_tokens_per_s(shape, card, batch, context, efficiency=DECODE_EFFICIENCY)
+    prefill = PREFILL_EFFICIENCY * card.peak_flops / (2 * shape.params)
+    return decode, prefill
+
+
 def plot_cost_curve(
     volumes: Sequence[float],
     self_hosted_usd: Sequence[float],
     api_usd: dict[str, Sequence[float]],
     ax: plt.Axes | None = None,
+    batch_usd: dict[str, Sequence[float]] | None = None,
 ) -> plt.Axes:
-    """Total cost against corpus size: one line for self-hosting, one per managed API."""
+    """Total cost against corpus size: one line for self-hosting, one per managed API
+    (dashed: synchronous) and, when given, one per batch tier (dotted: asynchronous)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4))
     ax.plot(volumes, self_hosted_usd, lw=2.5, label="self-hosted (GPU-hours + fixed)")
     for name, costs in api_usd.items():
         ax.plot(volumes, costs, ls="--", label=name)
+    for name, costs in (batch_usd or {}).items():
+        ax.plot(volumes, costs, ls=":", lw=2, label=name)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("documents")

@@ -9,7 +9,9 @@ Data (``datasets/lab09/``, see its README):
 - ``pattern_scores.csv``: each pattern scored 1-5 per criterion, with the reasoning;
 - ``cases.yaml``: the four reference cases (weights, knock-out minimums, workload, SLO);
 - ``paths.csv``: concrete paths (provider, region, model, price, latency profile), built by
-  ``build_paths()`` from the provider catalog plus ``selfhosted.csv``.
+  ``build_paths()`` from the provider catalog plus ``selfhosted.csv``; a provider's batch tier
+  (``tiers.csv``) is a path of its own, priced per token with a ``window_hours`` and no
+  interactive latency profile.
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ CATALOG_PATHS = {
     "cloud-eu": ("cloud-platform", "azure-openai", "swedencentral", "gpt-4o", "serverless"),
     "cloud-eu-ptu": ("cloud-platform", "azure-openai", "swedencentral", "gpt-4o", "provisioned"),
 }
+# Batch tiers (datasets/providers/tiers.csv) of catalog paths: path id -> (the synchronous
+# path it discounts, jurisdiction where the tier processes). Azure's Global Batch keeps data at
+# rest in the resource's geography but may run inference in any Azure OpenAI location, so its
+# jurisdiction is "global", not the resource region's.
+BATCH_PATHS = {
+    "managed-mini-batch": ("managed-mini", None),
+    "cloud-global-batch": ("cloud-eu", "global"),
+}
 PATH_COLUMNS = [
     "path",
     "pattern",
@@ -49,6 +59,7 @@ PATH_COLUMNS = [
     "input_usd",
     "output_usd",
     "hourly_usd",
+    "window_hours",
     "tokens_per_s",
     "network_rtt_ms",
     "queue_ms",
@@ -108,6 +119,7 @@ def build_paths(catalog: Any | None = None) -> pd.DataFrame:
                 "input_usd": price.input_usd,
                 "output_usd": price.output_usd,
                 "hourly_usd": price.hourly_usd,
+                "window_hours": None,
                 "tokens_per_s": None,
                 "network_rtt_ms": lat.network_rtt_ms,
                 "queue_ms": lat.queue_mean_ms,
@@ -116,6 +128,28 @@ def build_paths(catalog: Any | None = None) -> pd.DataFrame:
                 "basis": f"price {price.basis}; latency {lat.basis}",
                 "source": (
                     f"datasets/providers ({provider}/{region}/{model}/{dtype}); {price.source}"
+                ),
+            }
+        )
+    by_path = {r["path"]: r for r in rows}
+    for path, (base, jurisdiction) in BATCH_PATHS.items():
+        sync = by_path[base]
+        tier = catalog.tier(sync["provider"], sync["model"], "batch")
+        if tier is None:
+            raise KeyError(f"catalog has no batch tier for {sync['provider']}/{sync['model']}")
+        rows.append(
+            {
+                **sync,
+                **dict.fromkeys(["network_rtt_ms", "queue_ms", "ttft_ms", "per_token_ms"]),
+                "path": path,
+                "jurisdiction": jurisdiction or sync["jurisdiction"],
+                "input_usd": tier.input_usd,
+                "output_usd": tier.output_usd,
+                "window_hours": tier.window_hours,
+                "basis": f"price {tier.basis}; asynchronous: no interactive latency",
+                "source": (
+                    f"datasets/providers/tiers.csv ({sync['provider']}/{sync['model']}/batch);"
+                    f" {tier.source}"
                 ),
             }
         )
@@ -133,6 +167,7 @@ def build_paths(catalog: Any | None = None) -> pd.DataFrame:
                 "input_usd": None,
                 "output_usd": None,
                 "hourly_usd": r["hourly_usd"],
+                "window_hours": None,
                 "tokens_per_s": r["tokens_per_s"],
                 "network_rtt_ms": r["network_rtt_ms"],
                 "queue_ms": r["queue_ms"],
@@ -188,24 +223,30 @@ def plot_cost_curves(
     output_tokens: int,
     ax: plt.Axes | None = None,
     volumes: list[int] | None = None,
+    deadline_h: float | None = None,
 ) -> plt.Axes:
-    """Cost of each path against monthly volume (log-log), using the learner's ``cost_fn``."""
+    """Cost of each path against monthly volume (log-log), using the learner's ``cost_fn``.
+
+    A batch tier (a ``window_hours``) is drawn dotted, and only for a workload with a
+    ``deadline_h`` its window meets: interactive traffic cannot wait for it."""
     ax = ax or plt.subplots(figsize=(7, 4), layout="constrained")[1]
     volumes = volumes or [10**k for k in range(3, 9)]
     for path, row in paths.iterrows():
         if row["unit"] not in ("per_million_tokens", "per_gpu_hour"):
             continue
-        costs = [
-            cost_fn(
-                {"requests": v, "input_tokens": input_tokens, "output_tokens": output_tokens},
-                row.to_dict(),
-            )
-            for v in volumes
-        ]
-        ax.loglog(volumes, costs, marker="o", label=path)
+        window = row.get("window_hours")
+        tier = window is not None and not pd.isna(window)
+        if tier and (deadline_h is None or window > deadline_h):
+            continue
+        workload = {"requests": 0, "input_tokens": input_tokens, "output_tokens": output_tokens}
+        if deadline_h is not None:
+            workload["deadline_h"] = deadline_h
+        costs = [cost_fn({**workload, "requests": v}, row.to_dict()) for v in volumes]
+        ax.loglog(volumes, costs, marker="o", ls=":" if tier else "-", label=path)
     ax.set_xlabel("requests (documents) per month")
     ax.set_ylabel("USD")
-    ax.set_title(f"cost per month at {input_tokens} in / {output_tokens} out tokens")
+    due = "" if deadline_h is None else f", due within {deadline_h:g} h"
+    ax.set_title(f"cost per month at {input_tokens} in / {output_tokens} out tokens{due}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     return ax

@@ -13,7 +13,9 @@ import math
 import pandas as pd
 
 from servelab.grading.checks import Checks, close
-from servelab.labs.lab03_batch import load_outputs, load_runs
+from servelab.labs.lab03_batch import load_gpu_prices, load_outputs, load_runs, modelled_rates
+from servelab_base.catalog import Price, PriceTier
+from servelab_base.catalog import load as load_catalog
 from servelab_base.paths import DATASETS
 
 checks = Checks(goldens=DATASETS / "lab03" / "expected.json")
@@ -33,17 +35,96 @@ def run_row(batch_size: int) -> pd.Series:
     return load_runs().set_index("batch_size").loc[batch_size]
 
 
+#: The notebook's ten-million-document job: tokens in and out per document, the fixed cost of
+#: self-hosting, and its deadline (two weeks).
+JOB_IN, JOB_OUT, JOB_FIXED_USD, TWO_WEEKS_H = 800, 50, 20_000, 14 * 24
+
+
+def synchronous(provider: str, model: str) -> Price:
+    """A model's synchronous price from the catalog (prices.csv), as the notebook passes it."""
+    return load_catalog().price(provider, model)
+
+
+def batch_tier(provider: str, model: str) -> PriceTier | None:
+    """A model's batch tier from the catalog (tiers.csv); None where none is catalogued."""
+    return load_catalog().tier(provider, model, "batch")
+
+
+def sync_price(input_usd: float, output_usd: float) -> Price:
+    """A constructed synchronous price, USD per million tokens."""
+    return Price("per_million_tokens", input_usd, output_usd, None, "constructed", "a check")
+
+
+def tier(input_usd: float, output_usd: float, window_hours: float) -> PriceTier:
+    """A constructed batch tier, USD per million tokens, results within ``window_hours``."""
+    return PriceTier("batch", input_usd, output_usd, window_hours, "constructed", "a check")
+
+
+def h100_usd_per_hour(offer_prefix: str) -> float:
+    """An H100 offer's published price per GPU-hour (datasets/lab03/gpu_prices.csv)."""
+    prices = load_gpu_prices()
+    row = prices[prices.gpu.str.startswith("H100") & prices.offer.str.startswith(offer_prefix)]
+    return float(row.usd_per_gpu_hour.iloc[0])
+
+
+def self_hosted_usd_per_doc(usd_per_gpu_hour: float) -> float:
+    """The notebook's self-hosted cost per document of the job: modelled H100 decode and prefill
+    time (lab03_batch.modelled_rates, batch 64) at a published GPU-hour price."""
+    decode, prefill = modelled_rates(JOB_IN, JOB_OUT)
+    return (JOB_OUT / decode + JOB_IN / prefill) / 3600 * usd_per_gpu_hour
+
+
+def break_even_of_the_job(solver, usd_per_gpu_hour: float, model: str, deadline_h: float):
+    """Break-even of the job against a model's cheapest OpenAI option that meets the deadline,
+    with ``solver``'s own ``managed_usd_per_doc`` and ``break_even_docs``."""
+    per_doc = solver.managed_usd_per_doc(
+        JOB_IN, JOB_OUT, synchronous("openai", model), batch_tier("openai", model), deadline_h
+    )
+    return solver.break_even_docs(JOB_FIXED_USD, self_hosted_usd_per_doc(usd_per_gpu_hour), per_doc)
+
+
 # BEGIN HIDDEN CHECKS
 @checks.cases
 def cases(solution) -> dict:
     """Goldens: what the reference solution makes of the recordings."""
+    managed = solution.managed_usd_per_doc
+    lambda_usd, aws_usd = h100_usd_per_hour("Lambda"), h100_usd_per_hour("AWS p5.48xlarge")
     visible = {
         "ex1.recorded_accuracy": solution.accuracy(load_outputs()),
         "ex2.batch_64": solution.output_tokens_per_s(run_row(64)),
+        "ex3.gpt-4o.two_weeks": managed(
+            JOB_IN, JOB_OUT, synchronous("openai", "gpt-4o"), batch_tier("openai", "gpt-4o"), 336
+        ),
+        "ex3.gpt-4o.one_hour": managed(
+            JOB_IN, JOB_OUT, synchronous("openai", "gpt-4o"), batch_tier("openai", "gpt-4o"), 1
+        ),
+        "ex3.break_even.gpt-4o.two_weeks.lambda": break_even_of_the_job(
+            solution, lambda_usd, "gpt-4o", TWO_WEEKS_H
+        ),
     }
     hidden = {
         "ex2.batch_1": solution.output_tokens_per_s(run_row(1)),
         "ex2.every_run": [solution.output_tokens_per_s(r) for _, r in load_runs().iterrows()],
+        "ex3.gpt-5-mini.two_weeks": managed(
+            JOB_IN,
+            JOB_OUT,
+            synchronous("openai", "gpt-5-mini"),
+            batch_tier("openai", "gpt-5-mini"),
+            TWO_WEEKS_H,
+        ),
+        "ex3.azure.gpt-4o-mini.two_days": managed(
+            300,
+            120,
+            synchronous("azure-openai", "gpt-4o-mini"),
+            batch_tier("azure-openai", "gpt-4o-mini"),
+            48,
+        ),
+        "ex3.break_even.gpt-4o.half_a_day.aws": break_even_of_the_job(
+            solution, aws_usd, "gpt-4o", 12
+        ),
+        "ex3.break_even.gpt-4o-mini.two_weeks.aws": break_even_of_the_job(
+            solution, aws_usd, "gpt-4o-mini", TWO_WEEKS_H
+        ),
     }
     return {"visible": visible, "hidden": hidden}
 
@@ -223,6 +304,39 @@ def break_even_of_the_example(learner):
     assert near(got, 10_000_000), f"{got!r}: the fixed cost over the saving per document"
 
 
+@checks.visible("ex3_tests")
+def batch_tier_for_a_job_that_can_wait(learner):
+    "gpt-4o on OpenAI, due in two weeks: a document at the batch tier's prices"
+    got = learner.managed_usd_per_doc(
+        JOB_IN, JOB_OUT, synchronous("openai", "gpt-4o"), batch_tier("openai", "gpt-4o"), 336
+    )
+    assert near(got, checks.golden("ex3.gpt-4o.two_weeks")), (
+        f"{got!r}: a 24 h window meets a 336 h deadline, so 800 tokens in and 50 out are priced"
+        " at the tier's input_usd and output_usd"
+    )
+
+
+@checks.visible("ex3_tests")
+def synchronous_price_for_a_job_due_soon(learner):
+    "gpt-4o on OpenAI, due in one hour: the synchronous price"
+    got = learner.managed_usd_per_doc(
+        JOB_IN, JOB_OUT, synchronous("openai", "gpt-4o"), batch_tier("openai", "gpt-4o"), 1
+    )
+    assert near(got, checks.golden("ex3.gpt-4o.one_hour")), (
+        f"{got!r}: a 24 h window misses a 1 h deadline: only the synchronous price qualifies"
+    )
+
+
+@checks.visible("ex3_tests")
+def break_even_against_the_batch_tier(learner):
+    "break-even of the ten-million-document job against gpt-4o's batch tier (Lambda's H100)"
+    got = break_even_of_the_job(learner, h100_usd_per_hour("Lambda"), "gpt-4o", TWO_WEEKS_H)
+    assert near(got, checks.golden("ex3.break_even.gpt-4o.two_weeks.lambda")), (
+        f"{got!r}: break_even_docs(20,000, the modelled self-hosted cost per document,"
+        " managed_usd_per_doc(...)) with the batch tier as the managed option"
+    )
+
+
 # BEGIN HIDDEN CHECKS
 @checks.hidden("ex3_tests")
 def gpu_hours_vary_with_every_argument(learner):
@@ -271,6 +385,82 @@ def break_even_counts_the_self_hosted_cost(learner):
 def break_even_without_fixed_cost(learner):
     "no fixed cost breaks even at once"
     assert near(learner.break_even_docs(0, 0.001, 0.002), 0.0)
+
+
+@checks.hidden("ex3_tests")
+def batch_window_equal_to_the_deadline(learner):
+    "a batch window exactly as long as the time to the deadline"
+    f = learner.managed_usd_per_doc
+    # synchronous (1,000 x 1.0 + 100 x 4.0) / 1e6 = 0.0014; tier (500 + 200) / 1e6 = 0.0007
+    assert near(f(1000, 100, sync_price(1.0, 4.0), tier(0.5, 2.0, 24), 24), 0.0007)
+    assert near(f(1000, 100, sync_price(1.0, 4.0), tier(0.5, 2.0, 36.5), 36.5), 0.0007)
+
+
+@checks.hidden("ex3_tests")
+def batch_window_longer_than_the_deadline(learner):
+    "a batch window longer than the time to the deadline"
+    f = learner.managed_usd_per_doc
+    assert near(f(1000, 100, sync_price(1.0, 4.0), tier(0.5, 2.0, 24), 23.5), 0.0014)
+    assert near(f(1000, 100, sync_price(1.0, 4.0), tier(0.5, 2.0, 24), 0), 0.0014)
+
+
+@checks.hidden("ex3_tests")
+def no_batch_tier(learner):
+    "no batch tier catalogued: the synchronous price"
+    f = learner.managed_usd_per_doc
+    assert near(f(2000, 10, sync_price(0.25, 2.0), None, 336), 0.00052)  # (500 + 20) / 1e6
+    got = f(
+        JOB_IN,
+        JOB_OUT,
+        synchronous("openai", "gpt-5-mini"),
+        batch_tier("openai", "gpt-5-mini"),
+        TWO_WEEKS_H,
+    )
+    assert near(got, checks.golden("ex3.gpt-5-mini.two_weeks"))
+
+
+@checks.hidden("ex3_tests")
+def tier_prices_input_and_output_apart(learner):
+    "the batch tier's own input and output prices"
+    f = learner.managed_usd_per_doc
+    # tier: (1,000 x 0.2 + 10 x 3.0) / 1e6 = 0.00023 (synchronous: 0.00104)
+    assert near(f(1000, 10, sync_price(1.0, 4.0), tier(0.2, 3.0, 24), 48), 0.00023)
+    got = f(
+        300,
+        120,
+        synchronous("azure-openai", "gpt-4o-mini"),
+        batch_tier("azure-openai", "gpt-4o-mini"),
+        48,
+    )
+    assert near(got, checks.golden("ex3.azure.gpt-4o-mini.two_days"))
+
+
+@checks.hidden("ex3_tests")
+def a_dearer_tier_is_not_taken(learner):
+    "a tier dearer than the synchronous price"
+    f = learner.managed_usd_per_doc
+    # synchronous (1,000 x 1.0 + 100 x 2.0) / 1e6 = 0.0012; tier (1,500 + 300) / 1e6 = 0.0018
+    assert near(f(1000, 100, sync_price(1.0, 2.0), tier(1.5, 3.0, 24), 48), 0.0012)
+
+
+@checks.hidden("ex3_tests")
+def the_cheaper_option_depends_on_the_document(learner):
+    "the cheaper option for long prompts and for long answers"
+    f = learner.managed_usd_per_doc
+    sync, cheap_in = sync_price(1.0, 2.0), tier(0.5, 5.0, 24)
+    assert near(f(1000, 10, sync, cheap_in, 48), 0.00055)  # tier 500 + 50, sync 1,000 + 20
+    assert near(f(10, 1000, sync, cheap_in, 48), 0.00201)  # sync 10 + 2,000, tier 5 + 5,000
+
+
+@checks.hidden("ex3_tests")
+def break_even_at_another_price_and_deadline(learner):
+    "break-even of the job at AWS's on-demand price, due in half a day and in two weeks"
+    aws = h100_usd_per_hour("AWS p5.48xlarge")
+    got = break_even_of_the_job(learner, aws, "gpt-4o", 12)
+    assert near(got, checks.golden("ex3.break_even.gpt-4o.half_a_day.aws"))
+    got = break_even_of_the_job(learner, aws, "gpt-4o-mini", TWO_WEEKS_H)
+    expected = checks.golden("ex3.break_even.gpt-4o-mini.two_weeks.aws")
+    assert got == expected if math.isinf(expected) else near(got, expected)
 
 
 # END HIDDEN CHECKS

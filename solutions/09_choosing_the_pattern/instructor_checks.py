@@ -21,6 +21,12 @@ def rows() -> dict[str, dict]:
     return {p: r.to_dict() for p, r in load_paths().iterrows()}
 
 
+def batch_workload() -> dict:
+    """The document batch with its deadline (what the notebook prices the batch tiers with)."""
+    case = load_cases()["document-batch"]
+    return {**case["workload"], "deadline_h": case["deadline_h"]}
+
+
 def ranking(result) -> list[list]:
     """A learner's ``weighted_scores`` result as [[pattern, score], ...], highest first."""
     assert type(result) is pd.Series, (
@@ -143,6 +149,9 @@ def cases(solution) -> dict:
         "ex1.recommend.mobile-offline": solution.recommend(scores, cases["mobile-offline"]),
         "ex2.batch.managed-frontier": solution.path_cost(batch, row["managed-frontier"]),
         "ex2.batch.selfhosted-batch-h100": solution.path_cost(batch, row["selfhosted-batch-h100"]),
+        "ex2.batch.managed-mini-batch": solution.path_cost(
+            batch_workload(), row["managed-mini-batch"]
+        ),
         "ex2.batch.gpus_72h": solution.gpus_for_deadline(
             batch["requests"], batch["output_tokens"], 5777, 72
         ),
@@ -156,6 +165,9 @@ def cases(solution) -> dict:
         "ex1.recommend.document-batch": solution.recommend(scores, cases["document-batch"]),
         "ex1.recommend.consumer-chatbot": solution.recommend(scores, cases["consumer-chatbot"]),
         "ex2.hr": {p: solution.path_cost(hr, row[p]) for p in HR_PATHS},
+        "ex2.batch.cloud-global-batch": solution.path_cost(
+            batch_workload(), row["cloud-global-batch"]
+        ),
         "ex2.batch.gpus_24h": solution.gpus_for_deadline(
             batch["requests"], batch["output_tokens"], 5777, 24
         ),
@@ -405,6 +417,23 @@ def cost_per_gpu_hour(learner):
 
 
 @checks.visible("ex2_tests")
+def cost_on_a_batch_tier(learner):
+    "path_cost: the document batch, due in 72 h, on gpt-4o-mini's batch tier (24 h window)"
+    got = learner.path_cost(batch_workload(), rows()["managed-mini-batch"])
+    assert close(got, checks.golden("ex2.batch.managed-mini-batch"), 1e-6), (
+        f"{got!r}: a 24 h window meets a 72 h deadline: the tier's own input_usd and output_usd,"
+        " per million tokens"
+    )
+
+
+@checks.visible("ex2_tests")
+def interactive_traffic_on_a_batch_tier(learner):
+    "path_cost: the HR assistant (interactive: no deadline_h) on Azure's Global Batch"
+    with raises("ValueError"):
+        learner.path_cost(load_cases()["hr-assistant"]["workload"], rows()["cloud-global-batch"])
+
+
+@checks.visible("ex2_tests")
 def gpus_for_the_batch_deadline(learner):
     "gpus_for_deadline: the document batch in 72 h"
     batch = load_cases()["document-batch"]["workload"]
@@ -492,6 +521,72 @@ def any_other_unit_is_refused(learner):
     for unit in ("per_request", "monthly_commitment"):
         with raises("ValueError"):
             learner.path_cost(workload, {"unit": unit, "input_usd": 1.0, "output_usd": 1.0})
+
+
+#: A constructed batch tier: (1000 x 0.5 + 100 x 2.0) / 1e6 = 0.0007 USD a request.
+BATCH_TIER = {"unit": "per_million_tokens", "input_usd": 0.5, "output_usd": 2.0, "window_hours": 24}
+SMALL = {"requests": 1000, "input_tokens": 1000, "output_tokens": 100}  # 0.7 USD on BATCH_TIER
+
+
+@checks.hidden("ex2_tests")
+def the_other_batch_tier(learner):
+    "the document batch on Azure's Global Batch (gpt-4o)"
+    got = learner.path_cost(batch_workload(), rows()["cloud-global-batch"])
+    assert close(got, checks.golden("ex2.batch.cloud-global-batch"), 1e-6)
+
+
+@checks.hidden("ex2_tests")
+def interactive_traffic_cannot_use_a_batch_tier(learner):
+    "a workload without a deadline on a batch tier raises ValueError"
+    cases, row = load_cases(), rows()
+    for case, path in (
+        ("consumer-chatbot", "managed-mini-batch"),
+        ("mobile-offline", "cloud-global-batch"),
+    ):
+        with raises("ValueError"):
+            learner.path_cost(cases[case]["workload"], row[path])
+    with raises("ValueError"):
+        learner.path_cost(SMALL, BATCH_TIER)
+
+
+@checks.hidden("ex2_tests")
+def a_deadline_before_the_window_closes_is_refused(learner):
+    "a deadline shorter than the batch window raises ValueError"
+    for deadline in (23.5, 1, 0):
+        with raises("ValueError"):
+            learner.path_cost({**SMALL, "deadline_h": deadline}, BATCH_TIER)
+    with raises("ValueError"):  # the document batch due in 12 h
+        learner.path_cost({**batch_workload(), "deadline_h": 12}, rows()["managed-mini-batch"])
+
+
+@checks.hidden("ex2_tests")
+def a_deadline_the_window_meets(learner):
+    "a deadline at or after the batch window: the tier's prices"
+    assert close(learner.path_cost({**SMALL, "deadline_h": 24}, BATCH_TIER), 0.7)  # exactly
+    assert close(learner.path_cost({**SMALL, "deadline_h": 24.5}, BATCH_TIER), 0.7)
+    # a 36 h window needs 36 h: 35 is refused, 36 priced
+    slow = {**BATCH_TIER, "window_hours": 36, "output_usd": 4.0}  # (500 + 400) / 1e6 a request
+    assert close(learner.path_cost({**SMALL, "deadline_h": 36}, slow), 0.9)
+    with raises("ValueError"):
+        learner.path_cost({**SMALL, "deadline_h": 35}, slow)
+
+
+@checks.hidden("ex2_tests")
+def a_deadline_changes_nothing_without_a_window(learner):
+    "a deadline on a path without a batch window changes nothing"
+    row = rows()
+    for path in ("managed-mini", "selfhosted-batch-h100"):
+        for deadline in (0.5, 72):
+            got = learner.path_cost({**batch_workload(), "deadline_h": deadline}, row[path])
+            expected = learner.path_cost(load_cases()["document-batch"]["workload"], row[path])
+            assert close(got, expected, 1e-6), (path, deadline)
+    # 3000 x (100 x 1 + 10 x 4) / 1e6 = 0.42 USD, whatever the deadline
+    workload = {"requests": 3000, "input_tokens": 100, "output_tokens": 10, "deadline_h": 1}
+    path = {"unit": "per_million_tokens", "input_usd": 1.0, "output_usd": 4.0}
+    no_deadline = {k: v for k, v in workload.items() if k != "deadline_h"}
+    for given in (workload, no_deadline):  # the window missing, or empty (NaN) as in the table
+        assert close(learner.path_cost(given, path), 0.42)
+        assert close(learner.path_cost(given, {**path, "window_hours": float("nan")}), 0.42)
 
 
 @checks.hidden("ex2_tests")

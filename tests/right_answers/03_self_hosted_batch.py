@@ -76,6 +76,13 @@ def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_us
     output_usd = n_docs * output_tokens / 1e6 * output_usd_per_m
     return input_usd + output_usd
 
+def managed_usd_per_doc(input_tokens, output_tokens, price, batch, deadline_h):
+    sync = api_cost_usd(1, input_tokens, output_tokens, price.input_usd, price.output_usd)
+    if batch is None or batch.window_hours > deadline_h:
+        return sync
+    tier = (input_tokens * batch.input_usd + output_tokens * batch.output_usd) / 1_000_000
+    return tier if tier < sync else sync
+
 def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
     if api_usd_per_doc <= self_hosted_usd_per_doc:
         return float("inf")
@@ -92,9 +99,38 @@ def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_us
     total_in, total_out = n_docs * input_tokens, n_docs * output_tokens
     return (total_in * input_usd_per_m + total_out * output_usd_per_m) / 1e6
 
+def managed_usd_per_doc(input_tokens, output_tokens, price, batch, deadline_h):
+    options = [price]
+    if batch is not None and not batch.window_hours > deadline_h:
+        options.append(batch)
+    return min((input_tokens * p.input_usd + output_tokens * p.output_usd) / 1e6 for p in options)
+
 def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
     saving = api_usd_per_doc - self_hosted_usd_per_doc
     return fixed_usd / saving if saving > 0 else np.inf
+""",
+            "a dict of the options that meet the deadline, the cheapest by sorted()": """
+def gpu_hours(n_docs, output_tokens_per_doc, tokens_per_s):
+    return float(n_docs) * output_tokens_per_doc / (3600 * tokens_per_s)
+
+def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_usd_per_m):
+    per_doc = input_tokens * input_usd_per_m / 1e6 + output_tokens * output_usd_per_m / 1e6
+    return n_docs * per_doc
+
+def managed_usd_per_doc(input_tokens, output_tokens, price, batch, deadline_h):
+    in_time = {"synchronous": price}
+    if batch is not None and batch.window_hours <= deadline_h:
+        in_time["batch"] = batch
+    costs = sorted(
+        api_cost_usd(1, input_tokens, output_tokens, p.input_usd, p.output_usd)
+        for p in in_time.values()
+    )
+    return costs[0]
+
+def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
+    if api_usd_per_doc - self_hosted_usd_per_doc > 0:
+        return fixed_usd / (api_usd_per_doc - self_hosted_usd_per_doc)
+    return math.inf
 """,
         },
     },

@@ -75,6 +75,9 @@ def recommend(scores, case):
         "answers": {
             "a match on the unit, GPU-hours as tokens / (tokens per hour)": """
 def path_cost(workload, path):
+    window = path.get("window_hours")
+    if pd.notna(window) and not workload.get("deadline_h", -1) >= window:
+        raise ValueError("a batch tier answers within its window: this workload cannot wait")
     match path["unit"]:
         case "per_million_tokens":
             input_cost = workload["input_tokens"] * path["input_usd"] / 1e6
@@ -96,6 +99,12 @@ def gpus_for_deadline(requests, output_tokens, tokens_per_s, deadline_h):
 PER_MILLION = 1_000_000
 
 def path_cost(workload, path):
+    if "window_hours" in path and path["window_hours"] == path["window_hours"]:  # not NaN
+        deadline = workload.get("deadline_h")
+        if deadline is None:
+            raise ValueError("interactive traffic cannot use a batch tier")
+        if deadline < path["window_hours"]:
+            raise ValueError("the batch window closes after the deadline")
     unit = path["unit"]
     if unit not in ("per_million_tokens", "per_gpu_hour", "on_device"):
         raise ValueError("unsupported unit: " + str(unit))
@@ -112,6 +121,47 @@ def gpus_for_deadline(requests, output_tokens, tokens_per_s, deadline_h):
     work = requests * output_tokens
     one_gpu = tokens_per_s * 3600 * deadline_h
     return int(-(-work // one_gpu))
+""",
+            "NaN compares false, so a missing deadline counts as 0 and no NaN test is needed": """
+def path_cost(workload, path):
+    if "window_hours" in path and workload.get("deadline_h", 0) < path["window_hours"]:
+        raise ValueError("a batch tier cannot serve this workload")
+    n, tin, tout = workload["requests"], workload["input_tokens"], workload["output_tokens"]
+    if path["unit"] == "per_million_tokens":
+        return n * (tin * path["input_usd"] + tout * path["output_usd"]) / 1_000_000
+    if path["unit"] == "per_gpu_hour":
+        return n * tout / path["tokens_per_s"] / 3600 * path["hourly_usd"]
+    if path["unit"] == "on_device":
+        return 0.0
+    raise ValueError(path["unit"])
+
+def gpus_for_deadline(requests, output_tokens, tokens_per_s, deadline_h):
+    return math.ceil(requests * output_tokens / tokens_per_s / 3600 / deadline_h)
+""",
+            "the batch tier as a unit check first, prices through a dict of token counts": """
+def _can_wait(workload, path):
+    window = path.get("window_hours", math.nan)
+    if window is None or math.isnan(window):
+        return True
+    return "deadline_h" in workload and workload["deadline_h"] >= window
+
+def path_cost(workload, path):
+    if not _can_wait(workload, path):
+        raise ValueError("not within the batch window")
+    if path["unit"] == "on_device":
+        return 0.0
+    tokens = {k: workload["requests"] * workload[k] for k in ("input_tokens", "output_tokens")}
+    if path["unit"] == "per_million_tokens":
+        return (tokens["input_tokens"] * path["input_usd"]
+                + tokens["output_tokens"] * path["output_usd"]) / 1e6
+    if path["unit"] == "per_gpu_hour":
+        return tokens["output_tokens"] / path["tokens_per_s"] / 3600 * path["hourly_usd"]
+    raise ValueError(f"no workload price for {path['unit']}")
+
+def gpus_for_deadline(requests, output_tokens, tokens_per_s, deadline_h):
+    needed = requests * output_tokens / tokens_per_s / 3600 / deadline_h
+    whole = int(needed)
+    return whole if whole == needed else whole + 1
 """,
         },
     },

@@ -150,6 +150,13 @@ def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_us
     return n_docs * (input_tokens * input_usd_per_m + output_tokens * output_usd_per_m) / 1_000_000
 
 
+def managed_usd_per_doc(input_tokens, output_tokens, price, batch, deadline_h):
+    cost = api_cost_usd(1, input_tokens, output_tokens, price.input_usd, price.output_usd)
+    if batch is not None and batch.window_hours <= deadline_h:
+        cost = min(cost, api_cost_usd(1, input_tokens, output_tokens, batch.input_usd, batch.output_usd))
+    return cost
+
+
 def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
     saving = api_usd_per_doc - self_hosted_usd_per_doc
     return math.inf if saving <= 0 else fixed_usd / saving
@@ -161,6 +168,13 @@ def gpu_hours(n_docs, output_tokens_per_doc, tokens_per_s):
 
 def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_usd_per_m):
     return n_docs * (input_tokens + output_tokens) * output_usd_per_m / 1_000_000
+
+
+def managed_usd_per_doc(input_tokens, output_tokens, price, batch, deadline_h):
+    cost = api_cost_usd(1, input_tokens, output_tokens, price.input_usd, price.output_usd)
+    if batch is not None and batch.window_hours <= deadline_h:
+        cost = min(cost, api_cost_usd(1, input_tokens, output_tokens, batch.input_usd, batch.output_usd))
+    return cost
 
 
 def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
@@ -176,6 +190,13 @@ def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_us
     return n_docs * (input_tokens * input_usd_per_m + output_tokens * output_usd_per_m) / 1_000_000
 
 
+def managed_usd_per_doc(input_tokens, output_tokens, price, batch, deadline_h):
+    cost = api_cost_usd(1, input_tokens, output_tokens, price.input_usd, price.output_usd)
+    if batch is not None and batch.window_hours <= deadline_h:
+        cost = min(cost, api_cost_usd(1, input_tokens, output_tokens, batch.input_usd, batch.output_usd))
+    return cost
+
+
 def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
     return fixed_usd / api_usd_per_doc
 """,
@@ -186,6 +207,13 @@ def gpu_hours(n_docs, output_tokens_per_doc, tokens_per_s):
 
 def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_usd_per_m):
     return n_docs * (input_tokens * input_usd_per_m + output_tokens * output_usd_per_m) / 1_000_000
+
+
+def managed_usd_per_doc(input_tokens, output_tokens, price, batch, deadline_h):
+    cost = api_cost_usd(1, input_tokens, output_tokens, price.input_usd, price.output_usd)
+    if batch is not None and batch.window_hours <= deadline_h:
+        cost = min(cost, api_cost_usd(1, input_tokens, output_tokens, batch.input_usd, batch.output_usd))
+    return cost
 
 
 def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
@@ -201,6 +229,13 @@ def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_us
     return n_docs * (input_tokens * input_usd_per_m + output_tokens * output_usd_per_m) / 1_000_000
 
 
+def managed_usd_per_doc(input_tokens, output_tokens, price, batch, deadline_h):
+    cost = api_cost_usd(1, input_tokens, output_tokens, price.input_usd, price.output_usd)
+    if batch is not None and batch.window_hours <= deadline_h:
+        cost = min(cost, api_cost_usd(1, input_tokens, output_tokens, batch.input_usd, batch.output_usd))
+    return cost
+
+
 def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
     saving = api_usd_per_doc - self_hosted_usd_per_doc
     return math.inf if saving <= 0 else math.ceil(fixed_usd / saving)
@@ -214,9 +249,153 @@ def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_us
     return n_docs * (input_tokens * input_usd_per_m + output_tokens * output_usd_per_m) / 1_000_000
 
 
+def managed_usd_per_doc(input_tokens, output_tokens, price, batch, deadline_h):
+    cost = api_cost_usd(1, input_tokens, output_tokens, price.input_usd, price.output_usd)
+    if batch is not None and batch.window_hours <= deadline_h:
+        cost = min(cost, api_cost_usd(1, input_tokens, output_tokens, batch.input_usd, batch.output_usd))
+    return cost
+
+
 def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
     saving = api_usd_per_doc - self_hosted_usd_per_doc
     return math.inf if saving == 0 else fixed_usd / saving
+""",
+            "the batch tier whenever one exists (the deadline ignored)": """
+def gpu_hours(n_docs, output_tokens_per_doc, tokens_per_s):
+    return n_docs * output_tokens_per_doc / tokens_per_s / 3600
+
+
+def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_usd_per_m):
+    return n_docs * (input_tokens * input_usd_per_m + output_tokens * output_usd_per_m) / 1_000_000
+
+
+def managed_usd_per_doc(input_tokens, output_tokens, price, batch, deadline_h):
+    chosen = batch if batch is not None else price
+    return api_cost_usd(1, input_tokens, output_tokens, chosen.input_usd, chosen.output_usd)
+
+
+def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
+    saving = api_usd_per_doc - self_hosted_usd_per_doc
+    return math.inf if saving <= 0 else fixed_usd / saving
+""",
+            "strict window: a 24 h window misses a 24 h deadline": """
+def gpu_hours(n_docs, output_tokens_per_doc, tokens_per_s):
+    return n_docs * output_tokens_per_doc / tokens_per_s / 3600
+
+
+def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_usd_per_m):
+    return n_docs * (input_tokens * input_usd_per_m + output_tokens * output_usd_per_m) / 1_000_000
+
+
+def managed_usd_per_doc(input_tokens, output_tokens, price, batch, deadline_h):
+    cost = api_cost_usd(1, input_tokens, output_tokens, price.input_usd, price.output_usd)
+    if batch is not None and batch.window_hours < deadline_h:
+        cost = min(cost, api_cost_usd(1, input_tokens, output_tokens, batch.input_usd, batch.output_usd))
+    return cost
+
+
+def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
+    saving = api_usd_per_doc - self_hosted_usd_per_doc
+    return math.inf if saving <= 0 else fixed_usd / saving
+""",
+            "the tier taken whenever it is in time, even when dearer": """
+def gpu_hours(n_docs, output_tokens_per_doc, tokens_per_s):
+    return n_docs * output_tokens_per_doc / tokens_per_s / 3600
+
+
+def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_usd_per_m):
+    return n_docs * (input_tokens * input_usd_per_m + output_tokens * output_usd_per_m) / 1_000_000
+
+
+def managed_usd_per_doc(input_tokens, output_tokens, price, batch, deadline_h):
+    if batch is not None and batch.window_hours <= deadline_h:
+        return api_cost_usd(1, input_tokens, output_tokens, batch.input_usd, batch.output_usd)
+    return api_cost_usd(1, input_tokens, output_tokens, price.input_usd, price.output_usd)
+
+
+def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
+    saving = api_usd_per_doc - self_hosted_usd_per_doc
+    return math.inf if saving <= 0 else fixed_usd / saving
+""",
+            "half the synchronous price assumed, the tier's prices not read": """
+def gpu_hours(n_docs, output_tokens_per_doc, tokens_per_s):
+    return n_docs * output_tokens_per_doc / tokens_per_s / 3600
+
+
+def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_usd_per_m):
+    return n_docs * (input_tokens * input_usd_per_m + output_tokens * output_usd_per_m) / 1_000_000
+
+
+def managed_usd_per_doc(input_tokens, output_tokens, price, batch, deadline_h):
+    cost = api_cost_usd(1, input_tokens, output_tokens, price.input_usd, price.output_usd)
+    if batch is not None and batch.window_hours <= deadline_h:
+        return cost / 2
+    return cost
+
+
+def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
+    saving = api_usd_per_doc - self_hosted_usd_per_doc
+    return math.inf if saving <= 0 else fixed_usd / saving
+""",
+            "no tier (None) not handled: AttributeError": """
+def gpu_hours(n_docs, output_tokens_per_doc, tokens_per_s):
+    return n_docs * output_tokens_per_doc / tokens_per_s / 3600
+
+
+def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_usd_per_m):
+    return n_docs * (input_tokens * input_usd_per_m + output_tokens * output_usd_per_m) / 1_000_000
+
+
+def managed_usd_per_doc(input_tokens, output_tokens, price, batch, deadline_h):
+    cost = api_cost_usd(1, input_tokens, output_tokens, price.input_usd, price.output_usd)
+    if batch.window_hours <= deadline_h:
+        cost = min(cost, api_cost_usd(1, input_tokens, output_tokens, batch.input_usd, batch.output_usd))
+    return cost
+
+
+def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
+    saving = api_usd_per_doc - self_hosted_usd_per_doc
+    return math.inf if saving <= 0 else fixed_usd / saving
+""",
+            "cheaper judged by the input price alone": """
+def gpu_hours(n_docs, output_tokens_per_doc, tokens_per_s):
+    return n_docs * output_tokens_per_doc / tokens_per_s / 3600
+
+
+def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_usd_per_m):
+    return n_docs * (input_tokens * input_usd_per_m + output_tokens * output_usd_per_m) / 1_000_000
+
+
+def managed_usd_per_doc(input_tokens, output_tokens, price, batch, deadline_h):
+    chosen = price
+    if batch is not None and batch.window_hours <= deadline_h and batch.input_usd < price.input_usd:
+        chosen = batch
+    return api_cost_usd(1, input_tokens, output_tokens, chosen.input_usd, chosen.output_usd)
+
+
+def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
+    saving = api_usd_per_doc - self_hosted_usd_per_doc
+    return math.inf if saving <= 0 else fixed_usd / saving
+""",
+            "the tier's input and output prices swapped": """
+def gpu_hours(n_docs, output_tokens_per_doc, tokens_per_s):
+    return n_docs * output_tokens_per_doc / tokens_per_s / 3600
+
+
+def api_cost_usd(n_docs, input_tokens, output_tokens, input_usd_per_m, output_usd_per_m):
+    return n_docs * (input_tokens * input_usd_per_m + output_tokens * output_usd_per_m) / 1_000_000
+
+
+def managed_usd_per_doc(input_tokens, output_tokens, price, batch, deadline_h):
+    cost = api_cost_usd(1, input_tokens, output_tokens, price.input_usd, price.output_usd)
+    if batch is not None and batch.window_hours <= deadline_h:
+        cost = min(cost, api_cost_usd(1, input_tokens, output_tokens, batch.output_usd, batch.input_usd))
+    return cost
+
+
+def break_even_docs(fixed_usd, self_hosted_usd_per_doc, api_usd_per_doc):
+    saving = api_usd_per_doc - self_hosted_usd_per_doc
+    return math.inf if saving <= 0 else fixed_usd / saving
 """,
         },
     },

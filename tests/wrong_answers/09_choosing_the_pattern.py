@@ -1,5 +1,14 @@
 """Plausible wrong answers to lab 09; each must lose the marks of its test cell."""
 
+#: The right batch-tier rule, shared by the wrong answers whose mistake lies elsewhere.
+_BATCH = """
+def _waits_too_little(workload, path):
+    window = path.get("window_hours")
+    if window is None or math.isnan(window):
+        return False
+    return workload.get("deadline_h") is None or workload["deadline_h"] < window
+"""
+
 _RECOMMEND = """
 def recommend(scores, case):
     survivors = scores
@@ -32,6 +41,8 @@ def gpus_for_deadline(requests, output_tokens, tokens_per_s, deadline_h):
 _COST = """
 def path_cost(workload, path):
     n, tin, tout = workload["requests"], workload["input_tokens"], workload["output_tokens"]
+    if _waits_too_little(workload, path):
+        raise ValueError("a batch tier cannot serve this workload")
     if path["unit"] == "per_million_tokens":
         return n * (tin * path["input_usd"] + tout * path["output_usd"]) / 1_000_000
     if path["unit"] == "per_gpu_hour":
@@ -133,6 +144,8 @@ def weighted_scores(scores, weights):
             "prices read as per thousand tokens": """
 def path_cost(workload, path):
     n, tin, tout = workload["requests"], workload["input_tokens"], workload["output_tokens"]
+    if _waits_too_little(workload, path):
+        raise ValueError("a batch tier cannot serve this workload")
     if path["unit"] == "per_million_tokens":
         return n * (tin * path["input_usd"] + tout * path["output_usd"]) / 1_000
     if path["unit"] == "per_gpu_hour":
@@ -141,10 +154,13 @@ def path_cost(workload, path):
         return 0.0
     raise ValueError(path["unit"])
 """
-            + _GPUS,
+            + _GPUS
+            + _BATCH,
             "every token at the input price": """
 def path_cost(workload, path):
     n, tin, tout = workload["requests"], workload["input_tokens"], workload["output_tokens"]
+    if _waits_too_little(workload, path):
+        raise ValueError("a batch tier cannot serve this workload")
     if path["unit"] == "per_million_tokens":
         return n * (tin + tout) * path["input_usd"] / 1_000_000
     if path["unit"] == "per_gpu_hour":
@@ -153,10 +169,13 @@ def path_cost(workload, path):
         return 0.0
     raise ValueError(path["unit"])
 """
-            + _GPUS,
+            + _GPUS
+            + _BATCH,
             "GPU-seconds billed as GPU-hours": """
 def path_cost(workload, path):
     n, tin, tout = workload["requests"], workload["input_tokens"], workload["output_tokens"]
+    if _waits_too_little(workload, path):
+        raise ValueError("a batch tier cannot serve this workload")
     if path["unit"] == "per_million_tokens":
         return n * (tin * path["input_usd"] + tout * path["output_usd"]) / 1_000_000
     if path["unit"] == "per_gpu_hour":
@@ -165,13 +184,16 @@ def path_cost(workload, path):
         return 0.0
     raise ValueError(path["unit"])
 """
-            + _GPUS,
+            + _GPUS
+            + _BATCH,
             "GPUs rounded to the nearest whole number": _COST
+            + _BATCH
             + """
 def gpus_for_deadline(requests, output_tokens, tokens_per_s, deadline_h):
     return max(1, round(requests * output_tokens / tokens_per_s / 3600 / deadline_h))
 """,
             "GPUs by floor division plus one (one too many at an exact fit)": _COST
+            + _BATCH
             + """
 def gpus_for_deadline(requests, output_tokens, tokens_per_s, deadline_h):
     return int(requests * output_tokens / tokens_per_s / 3600 / deadline_h // 1) + 1
@@ -179,6 +201,8 @@ def gpus_for_deadline(requests, output_tokens, tokens_per_s, deadline_h):
             "input tokens counted as GPU work too": """
 def path_cost(workload, path):
     n, tin, tout = workload["requests"], workload["input_tokens"], workload["output_tokens"]
+    if _waits_too_little(workload, path):
+        raise ValueError("a batch tier cannot serve this workload")
     if path["unit"] == "per_million_tokens":
         return n * (tin * path["input_usd"] + tout * path["output_usd"]) / 1_000_000
     if path["unit"] == "per_gpu_hour":
@@ -187,17 +211,86 @@ def path_cost(workload, path):
         return 0.0
     raise ValueError(path["unit"])
 """
-            + _GPUS,
+            + _GPUS
+            + _BATCH,
             "unknown units priced as zero instead of refused": """
 def path_cost(workload, path):
     n, tin, tout = workload["requests"], workload["input_tokens"], workload["output_tokens"]
+    if _waits_too_little(workload, path):
+        raise ValueError("a batch tier cannot serve this workload")
     if path["unit"] == "per_million_tokens":
         return n * (tin * path["input_usd"] + tout * path["output_usd"]) / 1_000_000
     if path["unit"] == "per_gpu_hour":
         return n * tout / path["tokens_per_s"] / 3600 * path["hourly_usd"]
     return 0.0
 """
+            + _GPUS
+            + _BATCH,
+            "a batch window that must be shorter than the deadline (24 h refused for 24 h)": """
+def path_cost(workload, path):
+    window = path.get("window_hours")
+    if window is not None and not math.isnan(window):
+        if workload.get("deadline_h") is None or workload["deadline_h"] <= window:
+            raise ValueError("too soon for the batch window")
+    n, tin, tout = workload["requests"], workload["input_tokens"], workload["output_tokens"]
+    if path["unit"] == "per_million_tokens":
+        return n * (tin * path["input_usd"] + tout * path["output_usd"]) / 1_000_000
+    if path["unit"] == "per_gpu_hour":
+        return n * tout / path["tokens_per_s"] / 3600 * path["hourly_usd"]
+    if path["unit"] == "on_device":
+        return 0.0
+    raise ValueError(path["unit"])
+"""
             + _GPUS,
+            "interactive workloads (no deadline) priced on a batch tier": """
+def path_cost(workload, path):
+    window = path.get("window_hours")
+    deadline = workload.get("deadline_h")
+    if window is not None and not math.isnan(window) and deadline is not None and deadline < window:
+        raise ValueError("the deadline comes before the batch window closes")
+    n, tin, tout = workload["requests"], workload["input_tokens"], workload["output_tokens"]
+    if path["unit"] == "per_million_tokens":
+        return n * (tin * path["input_usd"] + tout * path["output_usd"]) / 1_000_000
+    if path["unit"] == "per_gpu_hour":
+        return n * tout / path["tokens_per_s"] / 3600 * path["hourly_usd"]
+    if path["unit"] == "on_device":
+        return 0.0
+    raise ValueError(path["unit"])
+"""
+            + _GPUS,
+            "an empty window (NaN) taken for a batch tier": """
+def path_cost(workload, path):
+    if "window_hours" in path and (
+        workload.get("deadline_h") is None or workload["deadline_h"] < path["window_hours"]
+    ):
+        raise ValueError("a batch tier cannot serve this workload")
+    n, tin, tout = workload["requests"], workload["input_tokens"], workload["output_tokens"]
+    if path["unit"] == "per_million_tokens":
+        return n * (tin * path["input_usd"] + tout * path["output_usd"]) / 1_000_000
+    if path["unit"] == "per_gpu_hour":
+        return n * tout / path["tokens_per_s"] / 3600 * path["hourly_usd"]
+    if path["unit"] == "on_device":
+        return 0.0
+    raise ValueError(path["unit"])
+"""
+            + _GPUS,
+            "the batch discount applied again to the tier's already discounted prices": """
+def path_cost(workload, path):
+    n, tin, tout = workload["requests"], workload["input_tokens"], workload["output_tokens"]
+    if _waits_too_little(workload, path):
+        raise ValueError("a batch tier cannot serve this workload")
+    window = path.get("window_hours")
+    discount = 0.5 if window is not None and not math.isnan(window) else 1.0
+    if path["unit"] == "per_million_tokens":
+        return discount * n * (tin * path["input_usd"] + tout * path["output_usd"]) / 1_000_000
+    if path["unit"] == "per_gpu_hour":
+        return n * tout / path["tokens_per_s"] / 3600 * path["hourly_usd"]
+    if path["unit"] == "on_device":
+        return 0.0
+    raise ValueError(path["unit"])
+"""
+            + _GPUS
+            + _BATCH,
         },
     },
     "ex3_solution": {

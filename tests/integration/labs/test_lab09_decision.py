@@ -44,9 +44,12 @@ def test_every_path_says_where_its_numbers_come_from():
     paths = decision.load_paths()
     assert paths.basis.str.contains("published|modelled|measured").all()
     assert paths.source.str.len().min() > 10
-    # interactive paths have all four latency stages; batch paths have none (not interactive)
+    # interactive paths have all four latency stages; batch paths (self-hosted batch, and a
+    # provider's batch tier: a window_hours) have none (not interactive)
     stages = paths[["network_rtt_ms", "queue_ms", "ttft_ms", "per_token_ms"]]
-    assert (stages.isna().all(axis=1) == (paths.pattern == "self-hosted-batch")).all()
+    batch = (paths.pattern == "self-hosted-batch") | paths.window_hours.notna()
+    assert (stages.isna().all(axis=1) == batch).all()
+    assert paths.window_hours.notna().sum() == len(decision.BATCH_PATHS)
 
 
 def test_unknown_criterion_in_a_case_is_refused(tmp_path, monkeypatch):
@@ -73,8 +76,14 @@ def test_plots_draw_with_a_learners_functions():
     def cost(workload, path):
         return workload["requests"] * 0.001
 
-    ax = decision.plot_cost_curves(paths, cost, 1000, 100)
-    assert len(ax.lines) == (paths.unit.isin(["per_million_tokens", "per_gpu_hour"])).sum()
+    priced = paths.unit.isin(["per_million_tokens", "per_gpu_hour"])
+    tiers = paths.window_hours.notna()
+    ax = decision.plot_cost_curves(paths, cost, 1000, 100)  # interactive: no batch tier
+    assert len(ax.lines) == (priced & ~tiers).sum()
+    ax = decision.plot_cost_curves(paths, cost, 1000, 100, deadline_h=72)  # 24 h windows fit
+    assert len(ax.lines) == priced.sum()
+    ax = decision.plot_cost_curves(paths, cost, 1000, 100, deadline_h=12)
+    assert len(ax.lines) == (priced & ~tiers).sum()
     ax = decision.plot_latency_budget(paths, 100, slo_ms=2000)
     assert len(ax.patches) == 4 * paths.ttft_ms.notna().sum()  # four stages per interactive path
     widget = decision.weight_explorer(scores, _mean_scores, cases["hr-assistant"]["weights"])
