@@ -49,6 +49,11 @@ def default_url(base_url: str) -> str:
     return match.group(1) if match else base_url
 
 
+def address(upstream: dict) -> str:
+    """An upstream's ``base_url``, or a replica pool's first replica (all share one place)."""
+    return upstream.get("base_url") or upstream["replicas"][0]
+
+
 def catalog_region(base_url: str, catalog: Catalog) -> tuple[str, str] | None:
     """(provider, region) of the catalog that an upstream's ``base_url`` reaches, or None."""
     url = default_url(base_url)
@@ -82,11 +87,11 @@ def differences(path: Path, catalog: Catalog | None = None) -> list[str]:
     upstreams = yaml.safe_load(path.read_text())["upstreams"]
     out = []
     for name, up in upstreams.items():
-        where = catalog_region(up["base_url"], catalog)
+        where = catalog_region(address(up), catalog)
         if where is None:
             if up["jurisdiction"] != "on-prem":
                 out.append(
-                    f"{path.name}: upstream '{name}' ({up['base_url']}) is no catalogued "
+                    f"{path.name}: upstream '{name}' ({address(up)}) is no catalogued "
                     f"provider region and not on-prem: add it to datasets/providers/ first"
                 )
             continue
@@ -137,7 +142,7 @@ def rewrite(path: Path, catalog: Catalog | None = None) -> bool:
     lines = text.split("\n")
     block_start = lines.index("upstreams:")
     for name, up in upstreams.items():
-        where = catalog_region(up["base_url"], catalog)
+        where = catalog_region(address(up), catalog)
         if where is None:
             continue
         want = expected_facts(*where, catalog)

@@ -19,11 +19,14 @@ import pandas as pd
 
 from servelab.grading.checks import Checks, close, raises
 from servelab.labs.lab04_online import load_metrics_text, load_published, load_sweep
+from servelab.labs.lab04_replicas import load_requests
 from servelab_base.paths import DATASETS
 
 checks = Checks(goldens=DATASETS / "lab04" / "expected.json")
 QUEUE = "vllm:request_queue_time_seconds"
 SLO = (250, 60)  # the team's SLO in the notebook: TTFT <= 250 ms, TPOT <= 60 ms
+CONFIGS = ("one", "round-robin", "load-aware")  # the replica recording's configs (exercise 5)
+KNEE_LIMITS = (1000, 500, 2000)  # p99 TTFT limits (ms) of exercise 5's goldens; the first visible
 
 
 def number(value) -> float:
@@ -214,5 +217,72 @@ def floors_of_the_decode_points(learner):
     for col in ("floor_ms", "utilisation"):
         for i, (value, expected) in enumerate(zip(got[col], want[col], strict=True)):
             assert same(value, expected, 1e-13), f"row {i}, {col}: {number(value)}, not {expected}"
+
+
+
+# Exercise 5: the knee, one replica or two ----------------------------------------------------
+
+POINT_COLUMNS = ("requests", "failed", "ttft_p50", "ttft_p99")
+
+
+def points_of(got, expected: pd.DataFrame) -> pd.DataFrame:
+    """The learner's tail table, checked for its shape: indexed by (config, rate), sorted."""
+    assert type(got) is pd.DataFrame, f"return a pandas DataFrame, not {type(got).__name__}"
+    want = [tuple(i) for i in expected.index]
+    index = [tuple(i) if isinstance(i, tuple | list) else i for i in got.index]
+    assert index == want, f"index {index[:4]}...: one row per (config, rate), sorted, as the index"
+    assert list(got.index.names) == ["config", "rate"], f"index names {list(got.index.names)}"
+    return got
+
+
+def assert_points(got, expected: pd.DataFrame, columns: tuple[str, ...]) -> None:
+    """Each of ``columns`` matches at every point (relative 1e-9; NaN where NaN is expected)."""
+    table = points_of(got, expected)
+    for col in columns:
+        assert col in table.columns, f"no column {col!r} (columns: {list(table.columns)})"
+        for point, value in zip(expected.index, table[col], strict=True):
+            want = float(expected.loc[point, col])
+            if math.isnan(want):
+                assert math.isnan(number(value)), f"{point}, {col}: {value}, not NaN"
+            else:
+                assert same(value, want), f"{point}, {col}: {number(value)}, not {want}"
+
+
+def assert_rate(got, want) -> None:
+    """A sustained rate: a float equal to ``want``, or None when ``want`` is None."""
+    if want is None:
+        assert got is None, f"{got!r}, expected None"
+    else:
+        assert not isinstance(got, bool) and got == want, f"{got!r}, expected {want}"
+
+
+
+
+@checks.visible("ex5_tests")
+def tail_points_in_the_index(learner):
+    "one row per (config, rate), sorted, as the index"
+    points_of(learner.tail_table(load_requests()), checks.golden("ex5.table"))
+
+
+@checks.visible("ex5_tests")
+def tail_requests_and_failures(learner):
+    "successful and failed requests per point"
+    got = learner.tail_table(load_requests())
+    assert_points(got, checks.golden("ex5.table"), ("requests", "failed"))
+
+
+@checks.visible("ex5_tests")
+def tail_ttft_percentiles(learner):
+    "TTFT p50 and p99 in ms per point"
+    got = learner.tail_table(load_requests())
+    assert_points(got, checks.golden("ex5.table"), ("ttft_p50", "ttft_p99"))
+
+
+@checks.visible("ex5_tests")
+def sustained_rates_of_the_recording(learner):
+    "the rate each config sustains with p99 TTFT <= 1 s"
+    tails = checks.golden("ex5.table")
+    for config, want in checks.golden(f"ex5.sustained_{KNEE_LIMITS[0]}").items():
+        assert_rate(learner.sustained_rate(tails, config, KNEE_LIMITS[0]), want)
 
 

@@ -114,6 +114,16 @@ class Accounting:
     def breaker_changed(self, upstream: str, state: State) -> None:
         self.metrics.set_breaker(upstream, state)
 
+    def replicas(self, snapshot: dict[str, dict]) -> None:
+        """Each pool member's membership, requests in flight and engine queue, as gauges."""
+        for name, state in snapshot.items():
+            self.metrics.replica_in_pool.labels(name).set(1 if state["in_pool"] else 0)
+            self.metrics.replica_in_flight.labels(name).set(state["in_flight"])
+            queue = state["engine_queue"]
+            self.metrics.replica_engine_queue.labels(name).set(
+                float("nan") if queue is None else queue
+            )
+
     def loop_stalled(self, total_s: float) -> None:
         """The event loop's stall time so far (lag.py), as a counter."""
         if total_s > self._stall_counted:

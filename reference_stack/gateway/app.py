@@ -7,6 +7,8 @@ failing the first request.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import logging
 from collections.abc import AsyncIterator
@@ -111,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lag.start()
         session = make_session()
         audit = AuditLog(settings.audit_file)
-        app.state.service = ChatService(
+        service = app.state.service = ChatService(
             settings,
             config.table,
             config.keys,
@@ -120,9 +122,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             audit,
             lag,
         )
+        # replica pools: health checks and engine queues, in the background (replicas.py)
+        probes = asyncio.ensure_future(service.pools.run(session)) if service.pools.active else None
         try:
             yield
         finally:
+            if probes is not None:
+                probes.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await probes
             lag.stop()
             await session.close()
             audit.close()

@@ -88,6 +88,24 @@ class GatewayMetrics:
             buckets=STAGE_BUCKETS,
             registry=r,
         )
+        self.replica_in_pool = Gauge(
+            p + "replica_in_pool",
+            "Pool member taking requests (1) or out after failed health checks (0)",
+            ["upstream"],
+            registry=r,
+        )
+        self.replica_in_flight = Gauge(
+            p + "replica_in_flight",
+            "Requests this gateway has in flight at a pool member",
+            ["upstream"],
+            registry=r,
+        )
+        self.replica_engine_queue = Gauge(
+            p + "replica_engine_queue",
+            "Running + waiting requests a pool member's engine last reported (NaN: no fresh one)",
+            ["upstream"],
+            registry=r,
+        )
         self.tokens = Counter(
             p + "tokens_total",
             "Tokens reported by upstreams' usage",

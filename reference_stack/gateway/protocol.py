@@ -167,6 +167,9 @@ class Health(BaseModel):
     #: breaker state of each upstream: closed, open or half_open (in production mode only for
     #: a key with may_observe)
     upstreams: dict[str, str] | None = None
+    #: each member of a replica pool: ``in_pool``, ``in_flight`` (here) and ``engine_queue``
+    #: (running + waiting its engine last reported; null when none is fresh)
+    replicas: dict[str, dict[str, bool | int | float | None]] | None = None
 
 
 def parse_chat_request(

@@ -140,7 +140,8 @@ async def list_models(request: Request, _: BearerKey) -> ModelList:
 async def health(request: Request) -> Health:
     chat = service(request)
     if chat.may_observe(request.headers.get("authorization")):
-        return Health(status="ok", upstreams=chat.breaker_states())
+        replicas = chat.pools.snapshot() if chat.pools.active else None
+        return Health(status="ok", upstreams=chat.breaker_states(), replicas=replicas)
     return Health(status="ok")  # liveness for anyone (load balancers send no key)
 
 

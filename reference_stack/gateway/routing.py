@@ -7,7 +7,14 @@ with a message naming the file and the field, instead of surfacing as a wrong ro
 
 Order within a chain: ``priority`` first (lower is tried first; by default the position in the
 list), and steps that share a priority are shuffled per request by ``weight`` (a weighted
-random order, which spreads load across replicas or regions).
+random order, which spreads load across regions).
+
+An upstream may be a pool of ``replicas``: several copies of the same engine serving the same
+model (two local llama-servers, N vLLM hosts). It is still ONE upstream: one step of a chain,
+one jurisdiction, one retention, one price, one model name. Each replica is a ``member`` with
+its own address, name (``POOL/1``, ``POOL/2`` ...) and breaker; which member a request tries
+first is the balancing rule's choice (balance.py, per alias), made after residency and the
+chain's order, and the failover loop tries the other members next, before the chain's next step.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .balance import BalanceRule
 from .settings import MAX_OUTPUT_TOKENS
 
 #: The name a chain uses for the gateway's own cache of earlier answers (the last resort).
@@ -64,14 +72,20 @@ class Retention(_Model):
     terms: str = ""  # where the terms come from
 
 
+_URL = Annotated[str, Field(pattern=r"^https?://")]
+
+
 class Upstream(_Model):
-    """One place a request can be sent."""
+    """One place a request can be sent: one address, or a pool of ``replicas``."""
 
     name: str = ""  # filled from the mapping key
     kind: Literal["openai", "azure"]
     #: ``openai``: base URL ending in /v1 (as the openai SDK's base_url);
     #: ``azure``: the resource endpoint (https://NAME.openai.azure.com)
-    base_url: Annotated[str, Field(pattern=r"^https?://")]
+    base_url: _URL | None = None
+    #: instead of ``base_url``: the base URLs of identical replicas (same engine, same model,
+    #: same place), balanced per request (balance.py)
+    replicas: list[_URL] = []
     api_version: str | None = None  # azure only: the ``api-version`` query parameter
     region: str
     jurisdiction: str
@@ -87,6 +101,15 @@ class Upstream(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> Upstream:
+        if (self.base_url is None) == (not self.replicas):
+            raise ValueError("give either base_url or replicas (a list of base URLs), not both")
+        if len(set(self.replicas)) != len(self.replicas):
+            raise ValueError("replicas lists the same base URL twice")
+        if self.replicas and self.kind != "openai":
+            raise ValueError(
+                "replicas are engines you run (kind openai): the gateway reads their /health "
+                "and /metrics"
+            )
         if self.kind == "azure" and not self.api_version:
             raise ValueError("an azure upstream needs api_version")
         secret = {"authorization", "api-key", "x-api-key"} & {h.lower() for h in self.headers}
@@ -105,6 +128,18 @@ class Upstream(_Model):
     def available(self) -> bool:
         return not (self.optional and self.api_key_env and not self.api_key)
 
+    @property
+    def members(self) -> list[Upstream]:
+        """Where requests really go: itself, or one upstream per replica (named ``NAME/1``,
+        ``NAME/2`` ...: each has its own breaker, attempts and metrics) sharing everything else
+        (jurisdiction, retention, price, key), so residency's verdict on the pool is theirs."""
+        if not self.replicas:
+            return [self]
+        return [
+            self.model_copy(update={"name": f"{self.name}/{i}", "base_url": url, "replicas": []})
+            for i, url in enumerate(self.replicas, start=1)
+        ]
+
 
 class ChainStep(_Model):
     """One step of a model's failover chain: an upstream and the model name it knows."""
@@ -118,6 +153,10 @@ class ChainStep(_Model):
 class ModelAlias(_Model):
     #: largest max_tokens a request may ask of this alias (its context window)
     max_output_tokens: Annotated[int, Field(gt=0)] = MAX_OUTPUT_TOKENS
+    #: how a pool of replicas in this alias's chain is balanced (balance.py): ``least-load``
+    #: (the replica with the fewest requests in flight, engines' own queues included) or
+    #: ``round-robin`` (each in turn, load unseen: the baseline to compare against)
+    balance: BalanceRule = "least-load"
     chain: Annotated[list[ChainStep | Literal["cache"]], Field(min_length=1)]
 
     @property
@@ -158,6 +197,13 @@ class RoutingTable(_Model):
             unknown = set(data_class.jurisdictions) - known
             if unknown:
                 raise ValueError(f"data class '{name}': unknown jurisdictions {sorted(unknown)}")
+        for name, upstream in self.upstreams.items():
+            for member in upstream.members if upstream.replicas else []:
+                if member.name in self.upstreams:
+                    raise ValueError(
+                        f"upstream '{name}': its replica '{member.name}' has the name of "
+                        f"another upstream"
+                    )
         for alias, model in self.models.items():
             for step in model.steps:
                 if step.upstream not in self.upstreams:

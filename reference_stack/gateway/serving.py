@@ -3,7 +3,8 @@
     auth      who is calling (auth.py), within their rate limits (quotas.py)
     policy    which upstreams of the model's chain may process this data class (residency.py),
               fail-closed: nothing after this step ever sees a non-compliant upstream
-    route     the order to try the compliant ones in: priority, then weight (routing.py)
+    route     the order to try the compliant ones in: priority, then weight (routing.py);
+              a pool of replicas becomes its members, best first (replicas.py, balance.py)
     failover  try them in that order (failover.py, breaker.py)
     relay     stream the winner's bytes to the client (relay/), or its JSON answer
     account   tokens, metrics, and an audit record for every denial or reroute
@@ -27,7 +28,7 @@ from starlette.types import Receive
 from .accounting import Accounting
 from .audit import AuditLog
 from .auth import ApiKey, KeyStore
-from .breaker import Breaker
+from .breaker import Breaker, State
 from .cache import CachedAnswer, ResponseCache, cache_key, completion_body, stream_body
 from .context import RequestContext
 from .errors import (
@@ -49,6 +50,7 @@ from .protocol import ChatCompletionRequest, body_for_upstream, check_output_cap
 from .quotas import Quotas
 from .relay.streaming import RelayResult, StreamRelay
 from .relay.upstream import Completed, OpenedStream, UpstreamClient
+from .replicas import Pools
 from .residency import ResidencyPolicy, Screened
 from .routing import Candidate, Router, RoutingTable
 from .settings import Settings
@@ -100,14 +102,17 @@ class ChatService:
         self.quotas = Quotas()
         self.cache = ResponseCache()
         self.accounting = Accounting(metrics, audit, self.quotas, self.policy, table.models)
+        # one breaker per place a request can go: an upstream, or each member of a pool
         self.breakers = {
-            name: Breaker(
+            member.name: Breaker(
                 settings.breaker_failure_threshold,
                 settings.breaker_cooldown_s,
                 settings.max_retry_after_cooldown_s,
             )
-            for name in table.upstreams
+            for upstream in table.upstreams.values()
+            for member in upstream.members
         }
+        self.pools = Pools(table, settings, lag, on_rejoin=self._rejoined)
         self.refresh_gauges()
         self.loop = FailoverLoop(
             self.breakers,
@@ -131,10 +136,20 @@ class ChatService:
         return {name: breaker.state().value for name, breaker in self.breakers.items()}
 
     def refresh_gauges(self) -> None:
-        """Metrics that change with time alone: breaker states, the event loop's stalls."""
+        """Metrics that change with time alone: breaker states, the event loop's stalls, the
+        replicas' pool membership and load."""
         for name, breaker in self.breakers.items():
             self.accounting.breaker_changed(name, breaker.state())
         self.accounting.loop_stalled(self.lag.total())
+        if self.pools.active:
+            self.accounting.replicas(self.pools.snapshot())
+
+    def _rejoined(self, member: str) -> None:
+        """A pool member passed its health check again: it starts afresh (its breaker closes),
+        unless its breaker is open because it asked for the pause itself (Retry-After)."""
+        breaker = self.breakers[member]
+        if breaker.state() is not State.CLOSED and not breaker.upstream_asked:
+            self.loop.settle(member, None)
 
     def may_observe(self, authorization: str | None) -> bool:
         """May this caller see the gateway's own state? Anyone in local mode; in production
@@ -203,6 +218,8 @@ class ChatService:
             raise
         timer.lap("policy")
         plan = self.router.order(compliant)
+        if self.pools.active:
+            plan = self.pools.expand(plan, self.table.models[alias].balance)
         timer.lap("route")
 
         if request.stream:
@@ -266,7 +283,14 @@ class ChatService:
                 raise AttemptFailed(
                     Reason.FORCED, f"{candidate.name}: failure forced by the force-failover switch"
                 )
-            return await attempt(candidate)
+            # a pool member counts this request as in flight until its answer ends (an
+            # answer: released by the caller, after the relay; a failure: released here)
+            self.pools.started(candidate.name)
+            try:
+                return await attempt(candidate)
+            except BaseException:
+                self.pools.finished(candidate.name)
+                raise
 
         def on_failure(candidate: Candidate, failure: AttemptFailed) -> None:
             self.accounting.attempt_failed(ctx, candidate, failure)
@@ -296,6 +320,7 @@ class ChatService:
         self.accounting.routed(ctx, outcome)
 
         def on_finish(result: RelayResult) -> None:  # metrics wait until the bytes are out
+            self.pools.finished(name)
             if result.reason is not None:  # cut short after the first byte: tell its breaker
                 self.loop.settle(name, result.reason, holds_probe=False)
             self.accounting.streamed(ctx, name, opened, result)
@@ -327,6 +352,7 @@ class ChatService:
         if done is None or outcome.candidate is None:
             return self._no_answer(ctx, outcome, stream=False)
         name = outcome.candidate.name
+        self.pools.finished(name)
         ctx.timer.add("upstream_connect", done.connect_s)
         ctx.timer.add("upstream_first_token", done.first_token_s)
         self.accounting.routed(ctx, outcome)

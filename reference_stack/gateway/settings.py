@@ -69,6 +69,30 @@ BREAKER_COOLDOWN_S = 30.0
 #: (Retry-After) is still honoured.
 PANIC_ROUTING = True
 
+#: Replica pools (an upstream with ``replicas``; replicas.py, balance.py). Every member is asked
+#: ``GET /health`` every 0.5 s, and after a passing check its ``/metrics`` are read for the
+#: engine's queue. 0.5 s sits between llm-d's endpoint picker, which reads its engines every
+#: 50 ms (Gateway API Inference Extension, pkg/epp/server/runserver.go,
+#: DefaultRefreshMetricsInterval), and vLLM production-stack's router (every 30 s,
+#: ``--engine-stats-interval``): two small requests per member per probe, well under 1 % of a
+#: core on the 2-core laptop, while the load the gateway itself puts on a member is counted
+#: without any delay (balance.py: ``ours``).
+REPLICA_PROBE_INTERVAL_S = 0.5
+#: A probe unanswered for 1 s has failed: Kubernetes' default readiness ``timeoutSeconds``.
+#: Measured net of the gateway's own event-loop stalls (lag.py), like every upstream timeout.
+REPLICA_PROBE_TIMEOUT_S = 1.0
+#: Consecutive failed probes that take a member out of the pool, and passing ones that bring
+#: it back. Kubernetes readiness defaults are 3 and 1 (``failureThreshold``,
+#: ``successThreshold``; 30 s at its 10 s period); 2 failures here (1 s) keep one slow answer
+#: on a busy laptop from ejecting a healthy engine, and a member that answers again is taken
+#: back at once (Envoy: a passing active check un-ejects, successful_active_health_check_
+#: uneject_host, default true).
+REPLICA_UNHEALTHY_THRESHOLD = 2
+REPLICA_HEALTHY_THRESHOLD = 1
+#: An engine's reported queue older than this no longer counts (only the gateway's own count
+#: does): the endpoint picker's DefaultMetricsStalenessThreshold (2 s, same file as above).
+ENGINE_METRICS_STALE_S = 2.0
+
 #: Upstream-controlled sizes. A whole non-streamed answer: OpenAI's largest (n=128 choices of
 #: 16,384 tokens, about 8 MiB of JSON) fits four times over. One SSE event: a chunk carries a
 #: few tokens (about 200 bytes; a few KiB with top_logprobs=20), so 1 MiB without an event end
@@ -136,6 +160,12 @@ class Settings(BaseSettings):
     breaker_failure_threshold: int = Field(BREAKER_FAILURE_THRESHOLD, ge=1)
     breaker_cooldown_s: float = Field(BREAKER_COOLDOWN_S, gt=0)
     panic_routing: bool = PANIC_ROUTING
+
+    replica_probe_interval_s: float = Field(REPLICA_PROBE_INTERVAL_S, gt=0)
+    replica_probe_timeout_s: float = Field(REPLICA_PROBE_TIMEOUT_S, gt=0)
+    replica_unhealthy_threshold: int = Field(REPLICA_UNHEALTHY_THRESHOLD, ge=1)
+    replica_healthy_threshold: int = Field(REPLICA_HEALTHY_THRESHOLD, ge=1)
+    engine_metrics_stale_s: float = Field(ENGINE_METRICS_STALE_S, gt=0)
 
     max_upstream_answer_bytes: int = Field(MAX_UPSTREAM_ANSWER_BYTES, gt=0)
     max_sse_event_bytes: int = Field(MAX_SSE_EVENT_BYTES, gt=0)

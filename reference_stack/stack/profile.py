@@ -175,6 +175,12 @@ def available() -> list[str]:
 
 def load(name_or_path: str) -> Profile:
     """Load and validate a profile by name (``cpu``) or by path to a YAML file."""
+    return Profile.model_validate(_read(name_or_path, ()))
+
+
+def _read(name_or_path: str, seen: tuple[str, ...]) -> dict:
+    """A profile's YAML as a mapping. ``extends: NAME`` starts from that shipped profile: its
+    services first, then this file's (a name may not repeat), this file's other fields win."""
     path = Path(name_or_path)
     if not path.suffix:
         path = PROFILES_DIR / f"{name_or_path}.yaml"
@@ -183,7 +189,14 @@ def load(name_or_path: str) -> Profile:
     data = yaml.safe_load(path.read_text())
     if not isinstance(data, dict):
         raise ValueError(f"{path} is not a YAML mapping")
-    return Profile.model_validate(data)
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or base in seen or len(seen) > 8:
+        raise ValueError(f"{path}: extends {base!r} must name another profile, without a loop")
+    merged = _read(base, (*seen, base))
+    services = [*merged.get("services", []), *data.pop("services", [])]
+    return {**merged, **data, "services": services}
 
 
 def placeholders(

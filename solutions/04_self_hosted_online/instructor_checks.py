@@ -16,11 +16,14 @@ import pandas as pd
 
 from servelab.grading.checks import Checks, close, raises
 from servelab.labs.lab04_online import load_metrics_text, load_published, load_sweep
+from servelab.labs.lab04_replicas import load_requests
 from servelab_base.paths import DATASETS
 
 checks = Checks(goldens=DATASETS / "lab04" / "expected.json")
 QUEUE = "vllm:request_queue_time_seconds"
 SLO = (250, 60)  # the team's SLO in the notebook: TTFT <= 250 ms, TPOT <= 60 ms
+CONFIGS = ("one", "round-robin", "load-aware")  # the replica recording's configs (exercise 5)
+KNEE_LIMITS = (1000, 500, 2000)  # p99 TTFT limits (ms) of exercise 5's goldens; the first visible
 
 
 def number(value) -> float:
@@ -149,6 +152,7 @@ def cases(solution) -> dict:
         "ex3.queue_c8_c16": solution.histogram_mean_s(c8, c16, QUEUE),
         "ex3.running_c16": solution.gauge_value(c16, "vllm:num_requests_running"),
         "ex4.table": solution.with_floors(load_published()),
+        "ex5.table": solution.tail_table(load_requests()),
     }
     hidden = {
         "ex1.sweep_long": solution.sweep_table(long),
@@ -165,6 +169,10 @@ def cases(solution) -> dict:
         "ex3.kv_c16": solution.gauge_value(c16, "vllm:kv_cache_usage_perc"),
         "ex3.waiting_c8": solution.gauge_value(c8, "vllm:num_requests_waiting"),
     }
+    tails = solution.tail_table(load_requests())
+    for limit in KNEE_LIMITS:
+        sustained = {c: solution.sustained_rate(tails, c, limit) for c in CONFIGS}
+        (visible if limit == KNEE_LIMITS[0] else hidden)[f"ex5.sustained_{limit}"] = sustained
     return {"visible": visible, "hidden": hidden}
 
 
@@ -622,6 +630,184 @@ def floors_of_a_constructed_table(learner):
     for i, (floor_ms, itl_ms) in enumerate([(1.002, 20.0), (2.0, 8.0), (4.004, 5.0)]):
         assert same(got.floor_ms.iloc[i], floor_ms, 1e-13), (i, got.floor_ms.iloc[i])
         assert same(got.utilisation.iloc[i], floor_ms / itl_ms, 1e-13), i
+
+
+# END HIDDEN CHECKS
+
+# Exercise 5: the knee, one replica or two ----------------------------------------------------
+
+POINT_COLUMNS = ("requests", "failed", "ttft_p50", "ttft_p99")
+
+
+def points_of(got, expected: pd.DataFrame) -> pd.DataFrame:
+    """The learner's tail table, checked for its shape: indexed by (config, rate), sorted."""
+    assert type(got) is pd.DataFrame, f"return a pandas DataFrame, not {type(got).__name__}"
+    want = [tuple(i) for i in expected.index]
+    index = [tuple(i) if isinstance(i, tuple | list) else i for i in got.index]
+    assert index == want, f"index {index[:4]}...: one row per (config, rate), sorted, as the index"
+    assert list(got.index.names) == ["config", "rate"], f"index names {list(got.index.names)}"
+    return got
+
+
+def assert_points(got, expected: pd.DataFrame, columns: tuple[str, ...]) -> None:
+    """Each of ``columns`` matches at every point (relative 1e-9; NaN where NaN is expected)."""
+    table = points_of(got, expected)
+    for col in columns:
+        assert col in table.columns, f"no column {col!r} (columns: {list(table.columns)})"
+        for point, value in zip(expected.index, table[col], strict=True):
+            want = float(expected.loc[point, col])
+            if math.isnan(want):
+                assert math.isnan(number(value)), f"{point}, {col}: {value}, not NaN"
+            else:
+                assert same(value, want), f"{point}, {col}: {number(value)}, not {want}"
+
+
+def assert_rate(got, want) -> None:
+    """A sustained rate: a float equal to ``want``, or None when ``want`` is None."""
+    if want is None:
+        assert got is None, f"{got!r}, expected None"
+    else:
+        assert not isinstance(got, bool) and got == want, f"{got!r}, expected {want}"
+
+
+# BEGIN HIDDEN CHECKS
+def request_rows(rows: list[tuple]) -> pd.DataFrame:
+    """A recording-like table from (config, rate, ttft_ms, ok) rows."""
+    frame = pd.DataFrame(rows, columns=["config", "rate", "ttft_ms", "ok"])
+    frame.insert(2, "request_id", [f"h{i}" for i in range(len(frame))])
+    frame["max_tokens"] = 16
+    frame["upstream"] = "pool/1"
+    return frame
+
+
+# Rows interleaved and out of order. By hand (np.percentile, linear):
+#   (a, 0.5): [7] -> 7, 7;  (a, 2.0): [10, 40] -> 25, 10 + 0.99 x 30 = 39.7;
+#   (b, 0.5): [100, 200, 300] and a failure (its 1 ms TTFT is not counted) -> 200,
+#     200 + 0.98 x 100 = 298;  (b, 10.0): both failed -> NaN, NaN.
+HAND_REQUESTS = request_rows(
+    [
+        ("b", 0.5, 300.0, True),
+        ("a", 2.0, 40.0, True),
+        ("b", 10.0, np.nan, False),
+        ("b", 0.5, 1.0, False),
+        ("a", 0.5, 7.0, True),
+        ("b", 0.5, 100.0, True),
+        ("a", 2.0, 10.0, True),
+        ("b", 10.0, np.nan, False),
+        ("b", 0.5, 200.0, True),
+    ]
+)
+HAND_POINTS = pd.DataFrame(
+    {
+        "requests": [1, 2, 3, 0],
+        "failed": [0, 0, 1, 2],
+        "ttft_p50": [7.0, 25.0, 200.0, np.nan],
+        "ttft_p99": [7.0, 39.7, 298.0, np.nan],
+    },
+    index=pd.MultiIndex.from_tuples(
+        [("a", 0.5), ("a", 2.0), ("b", 0.5), ("b", 10.0)], names=["config", "rate"]
+    ),
+)
+
+
+def knee_table(rows: list[tuple]) -> pd.DataFrame:
+    """A tail table from (config, rate, failed, ttft_p99) rows, in the order given."""
+    frame = pd.DataFrame(rows, columns=["config", "rate", "failed", "ttft_p99"])
+    frame["requests"] = 20 - frame.failed
+    frame["ttft_p50"] = frame.ttft_p99 / 2
+    return frame.set_index(["config", "rate"])[["requests", "failed", "ttft_p50", "ttft_p99"]]
+
+
+# x: p99 100, 250, 900 at 1, 2, 3 req/s, then 200 at 4 (passing again, after a failure);
+# y: a failure at its only rate; z: 10 ms at 0.5, a failure at 2, 20 ms at 8. Rows shuffled.
+KNEES = knee_table(
+    [
+        ("x", 3.0, 0, 900.0),
+        ("z", 8.0, 0, 20.0),
+        ("x", 1.0, 0, 100.0),
+        ("y", 1.0, 1, 50.0),
+        ("x", 4.0, 0, 200.0),
+        ("z", 2.0, 2, 15.0),
+        ("x", 2.0, 0, 250.0),
+        ("z", 0.5, 0, 10.0),
+    ]
+)
+
+
+# END HIDDEN CHECKS
+
+
+@checks.visible("ex5_tests")
+def tail_points_in_the_index(learner):
+    "one row per (config, rate), sorted, as the index"
+    points_of(learner.tail_table(load_requests()), checks.golden("ex5.table"))
+
+
+@checks.visible("ex5_tests")
+def tail_requests_and_failures(learner):
+    "successful and failed requests per point"
+    got = learner.tail_table(load_requests())
+    assert_points(got, checks.golden("ex5.table"), ("requests", "failed"))
+
+
+@checks.visible("ex5_tests")
+def tail_ttft_percentiles(learner):
+    "TTFT p50 and p99 in ms per point"
+    got = learner.tail_table(load_requests())
+    assert_points(got, checks.golden("ex5.table"), ("ttft_p50", "ttft_p99"))
+
+
+@checks.visible("ex5_tests")
+def sustained_rates_of_the_recording(learner):
+    "the rate each config sustains with p99 TTFT <= 1 s"
+    tails = checks.golden("ex5.table")
+    for config, want in checks.golden(f"ex5.sustained_{KNEE_LIMITS[0]}").items():
+        assert_rate(learner.sustained_rate(tails, config, KNEE_LIMITS[0]), want)
+
+
+# BEGIN HIDDEN CHECKS
+@checks.hidden("ex5_tests")
+def tail_counts_of_constructed_requests(learner):
+    "counts of a constructed table: failures apart, rows in any order"
+    assert_points(learner.tail_table(HAND_REQUESTS), HAND_POINTS, ("requests", "failed"))
+
+
+@checks.hidden("ex5_tests", weight=2)
+def tail_percentiles_leave_out_failures(learner):
+    "percentiles over the successful requests only; NaN where none succeeded"
+    assert_points(learner.tail_table(HAND_REQUESTS), HAND_POINTS, ("ttft_p50", "ttft_p99"))
+
+
+@checks.hidden("ex5_tests")
+def sustained_rates_at_other_limits(learner):
+    "the recording's sustained rates at p99 TTFT <= 500 ms and <= 2 s"
+    tails = checks.golden("ex5.table")
+    for limit in KNEE_LIMITS[1:]:
+        for config, want in checks.golden(f"ex5.sustained_{limit}").items():
+            assert_rate(learner.sustained_rate(tails, config, limit), want)
+
+
+@checks.hidden("ex5_tests")
+def sustained_rate_limit_is_inclusive(learner):
+    "a p99 exactly at the limit keeps the promise"
+    assert_rate(learner.sustained_rate(KNEES, "x", 250.0), 2.0)
+    assert_rate(learner.sustained_rate(KNEES, "x", 249.9), 1.0)
+    assert_rate(learner.sustained_rate(KNEES, "x", 100.0), 1.0)
+
+
+@checks.hidden("ex5_tests")
+def sustained_rate_stops_at_the_first_broken_rate(learner):
+    "a rate passing again above a broken one does not count"
+    assert_rate(learner.sustained_rate(KNEES, "x", 899.0), 2.0)  # 3 breaks it; 4 (200) is past
+    assert_rate(learner.sustained_rate(KNEES, "x", 900.0), 4.0)
+    assert_rate(learner.sustained_rate(KNEES, "z", 10**9), 0.5)  # the failure at 2 ends it
+
+
+@checks.hidden("ex5_tests")
+def sustained_rate_none_when_the_lowest_breaks(learner):
+    "None when even the lowest rate breaks the promise (too slow, or a failure)"
+    assert_rate(learner.sustained_rate(KNEES, "x", 99.0), None)
+    assert_rate(learner.sustained_rate(KNEES, "y", 10**9), None)  # fast, but one failed
 
 
 # END HIDDEN CHECKS

@@ -222,3 +222,61 @@ def with_floors(points):
         },
     },
 }
+
+RIGHT["ex5_solution"] = {
+    "tests": "ex5_tests",
+    "answers": {
+        "groupby with a named aggregation, a while loop over sorted rates": """
+def tail_table(requests):
+    good = requests.ok.astype(bool)
+    frame = requests.assign(
+        good_ttft=requests.ttft_ms.where(good), bad=(~good).astype(int), hit=good.astype(int)
+    )
+    return frame.groupby(["config", "rate"]).agg(
+        requests=("hit", "sum"),
+        failed=("bad", "sum"),
+        ttft_p50=("good_ttft", lambda s: s.dropna().quantile(0.5) if s.notna().any() else np.nan),
+        ttft_p99=("good_ttft", lambda s: s.dropna().quantile(0.99) if s.notna().any() else np.nan),
+    )
+
+
+def sustained_rate(table, config, p99_ms):
+    mine = table.xs(config, level="config").sort_index()
+    rates, i, best = list(mine.index), 0, None
+    while i < len(rates) and mine.failed.iloc[i] == 0 and mine.ttft_p99.iloc[i] <= p99_ms:
+        best = float(rates[i])
+        i += 1
+    return best
+""",
+        "plain dicts and numpy, rates compared as a list": """
+def tail_table(requests):
+    points = {}
+    for row in requests.itertuples():
+        points.setdefault((row.config, row.rate), []).append(row)
+    out = []
+    for key in sorted(points):
+        ttfts = [r.ttft_ms for r in points[key] if r.ok]
+        out.append({
+            "config": key[0], "rate": key[1], "requests": len(ttfts),
+            "failed": len(points[key]) - len(ttfts),
+            "ttft_p50": float(np.quantile(ttfts, 0.5)) if ttfts else float("nan"),
+            "ttft_p99": float(np.quantile(ttfts, 0.99)) if ttfts else float("nan"),
+        })
+    return pd.DataFrame(out).set_index(["config", "rate"])
+
+
+def sustained_rate(table, config, p99_ms):
+    rows = sorted(
+        (rate, failed, p99)
+        for (c, rate), failed, p99 in zip(table.index, table.failed, table.ttft_p99)
+        if c == config
+    )
+    kept = None
+    for rate, failed, p99 in rows:
+        if failed or p99 > p99_ms or p99 != p99:
+            return kept
+        kept = rate
+    return kept
+""",
+    },
+}

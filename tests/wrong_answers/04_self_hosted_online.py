@@ -341,3 +341,55 @@ def with_floors(points):
     return out
 """,
 }
+
+_TAILS = """
+def tail_table(requests):
+    rows = []
+    for (config, rate), point in requests.groupby(["config", "rate"]):
+        good = point[point.ok.astype(bool)].ttft_ms.to_numpy(dtype=float)
+        p50, p99 = np.percentile(good, [50, 99]) if len(good) else (np.nan, np.nan)
+        rows.append({"config": config, "rate": rate, "requests": len(good),
+                     "failed": len(point) - len(good), "ttft_p50": p50, "ttft_p99": p99})
+    return pd.DataFrame(rows).set_index(["config", "rate"]).sort_index()
+"""
+_SUSTAINED = """
+def sustained_rate(table, config, p99_ms):
+    best = None
+    for rate, point in table.loc[config].sort_index().iterrows():
+        if point.failed > 0 or not point.ttft_p99 <= p99_ms:
+            break
+        best = float(rate)
+    return best
+"""
+WRONG["ex5_solution"] = {
+    "tests": "ex5_tests",
+    "answers": {
+        "failed requests' TTFT in the percentiles": _TAILS.replace(
+            "point[point.ok.astype(bool)].ttft_ms", "point.ttft_ms.dropna()"
+        )
+        + _SUSTAINED,
+        "percentiles over all points of a config, not per rate": _TAILS.replace(
+            "good = point[point.ok.astype(bool)].ttft_ms",
+            "good = requests[(requests.config == config) & requests.ok.astype(bool)].ttft_ms",
+        )
+        + _SUSTAINED,
+        "p99 as the slowest request": _TAILS.replace(
+            "np.percentile(good, [50, 99])", "(np.percentile(good, 50), good.max())"
+        )
+        + _SUSTAINED,
+        "a rate passing above a broken one still counts": _TAILS
+        + _SUSTAINED.replace("break", "continue"),
+        "a failure at a fast point ignored": _TAILS
+        + _SUSTAINED.replace("point.failed > 0 or ", ""),
+        "the limit exclusive": _TAILS + _SUSTAINED.replace("<= p99_ms", "< p99_ms"),
+        "rates walked in the table's order, unsorted": _TAILS
+        + _SUSTAINED.replace("table.loc[config].sort_index()", "table.loc[config]"),
+        "the highest passing rate, not the knee": _TAILS
+        + """
+def sustained_rate(table, config, p99_ms):
+    mine = table.loc[config]
+    passing = mine.index[(mine.failed == 0) & (mine.ttft_p99 <= p99_ms)]
+    return float(max(passing)) if len(passing) else None
+""",
+    },
+}

@@ -249,13 +249,14 @@ def test_routing_facts_match_the_catalog():
 def test_upstreams_are_found_in_the_catalog_by_where_they_point():
     catalog = load()
     found = {
-        name: sync.catalog_region(up["base_url"], catalog)
+        name: sync.catalog_region(sync.address(up), catalog)
         for name, up in yaml.safe_load(sync.ROUTING.read_text())["upstreams"].items()
     }
     assert found["managed-openai"] == ("openai", "global")  # stand-in port 8410
     assert found["openai"] == ("openai", "global")  # the real endpoint
     assert found["azure-francecentral"] == ("azure-openai", "francecentral")
     assert found["local-vllm"] is None and found["local-llamacpp"] is None  # on-prem
+    assert found["local-llamacpp-pool"] is None  # a pool of replicas: where its first points
 
 
 def test_a_catalog_change_fails_the_check_and_the_script_carries_it_over(tmp_path):
