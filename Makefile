@@ -7,13 +7,16 @@ export JUPYTER_CONFIG_PATH := $(CURDIR)/grading
 export HF_HUB_OFFLINE := 1
 LAB ?= 00_inference_path
 
-.PHONY: setup lab up down test test-fast lint release autograde feedback export
+.PHONY: setup lab instructor up down test test-fast test-hub hub lint release autograde feedback export
 
 setup:  ## create .venv, install the locked dependencies, prepare the model and llama.cpp
 	@bash scripts/setup.sh
 
-lab: setup  ## set up, start the embedded stack, open JupyterLab on labs/
+lab: setup  ## set up, start the embedded stack, open JupyterLab on your own copy of labs/ (my-labs/)
 	@bash scripts/lab.sh
+
+instructor: setup  ## JupyterLab on the course root, with nbgrader's formgrader (docs/instructor.md)
+	@$(BIN)/servelab lab --instructor
 
 up: setup  ## start the embedded reference stack
 	@$(BIN)/servelab up
@@ -26,6 +29,12 @@ test: setup  ## the whole test suite (what CI runs)
 
 test-fast: setup  ## only the tests that need no running stack
 	@bash scripts/test.sh -m "not stack and not slow"
+
+test-hub: setup  ## only the course server's tests (a real JupyterHub; needs root)
+	@bash scripts/test.sh tests/unit/hub tests/integration/hub
+
+hub: setup  ## run the course server's JupyterHub (docs/course-server.md; needs root)
+	@$(BIN)/jupyterhub -f deploy/jupyterhub/jupyterhub_config.py
 
 lint: setup
 	@$(BIN)/ruff format . && $(BIN)/ruff check .

@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "servelab.cli.bench",
     "servelab.cli.grade",
     "servelab.cli.check",
+    "servelab.cli.lab",
 ]
 
 

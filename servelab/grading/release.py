@@ -7,6 +7,7 @@ labs/ is stale (tests/course/test_course.py).
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import filecmp
 import os
@@ -82,8 +83,77 @@ def release(root: Path = ROOT, labs: list[str] | None = None) -> list[str]:
     for lab in labs:
         shutil.rmtree(root / "solutions" / lab / ".ipynb_checkpoints", ignore_errors=True)
         generate(root, lab)
+        tag_cells_that_may_fail(root / "labs" / lab / f"{lab}.ipynb")
         release_checks(root / "solutions" / lab, root / "labs" / lab)
     return labs
+
+
+#: JupyterLab (and nbclient) run on past an error in a cell with this tag.
+RAISES = "raises-exception"
+
+
+def _names(source: str) -> tuple[set[str], set[str]] | None:
+    """Names a cell binds at its top level and names it reads anywhere; None when it does not
+    parse. A function's or class's own locals are not the cell's."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:  # IPython syntax (magics, !commands) first becomes Python
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except SyntaxError:
+        return None
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    defined: set[str] = set()
+    scopes = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, scopes):
+            if not isinstance(node, ast.Lambda):
+                defined.add(node.name)
+            continue
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            defined.add(node.id)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            defined.update((a.asname or a.name).split(".")[0] for a in node.names)
+        todo.extend(ast.iter_child_nodes(node))
+    return defined, used
+
+
+def cells_that_may_fail(nb) -> list[int]:
+    """Indices of the code cells that fail while the learner's answers are unfinished: answer
+    cells, graded test cells, and every later cell that reads a name an answer cell (or such
+    a cell) defines. A cell that does not parse counts as one that may fail."""
+    found: list[int] = []
+    unfinished: set[str] = set()  # names whose value depends on the learner's code
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        grading = cell.metadata.get("nbgrader", {})
+        names = _names(cell.source)
+        if grading.get("solution") or grading.get("grade"):
+            may_fail = True
+        else:
+            may_fail = names is None or bool(names[1] & unfinished)
+        if may_fail:
+            found.append(index)
+            if names is not None:
+                unfinished |= names[0]
+    return found
+
+
+def tag_cells_that_may_fail(path: Path) -> list[int]:
+    """Tag ``raises-exception`` the cells of a released notebook that fail on unfinished work
+    (``cells_that_may_fail``), so *Run All* reaches its last cell; the tagged indices."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    found = cells_that_may_fail(nb)
+    for index in found:
+        tags = nb.cells[index].metadata.setdefault("tags", [])
+        if RAISES not in tags:
+            tags.append(RAISES)
+    nbformat.write(nb, path)
+    return found
 
 
 def release_checks(source: Path, target: Path) -> None:

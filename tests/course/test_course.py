@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from bs4 import BeautifulSoup
+from jupyter_support import chromium_path
 from nbgrader.validator import Validator
 from traitlets.config import Config
 
@@ -43,7 +44,16 @@ def test_labs_are_exactly_a_fresh_release_of_solutions():
     assert course.stale_files() == [], "labs/ is stale: run `make release` and commit labs/"
 
 
+#: tests/browser/test_labs.py runs every lab in JupyterLab and clicks Validate on the solved and
+#: the untouched copy: with a browser, that is each notebook's one execution in the suite, and
+#: the two tests below (the same validations without a browser) run only where it cannot.
+NO_BROWSER = pytest.mark.skipif(
+    chromium_path() is not None, reason="validated in the browser (tests/browser/test_labs.py)"
+)
+
+
 @pytest.mark.slow
+@NO_BROWSER
 @pytest.mark.parametrize("lab", LABS)
 def test_solution_executes_and_validates(lab, stack):
     result = validator().validate(str(notebook("solutions", lab)))
@@ -51,6 +61,7 @@ def test_solution_executes_and_validates(lab, stack):
 
 
 @pytest.mark.slow
+@NO_BROWSER
 @pytest.mark.parametrize("lab", LABS)
 def test_untouched_release_fails_validation(lab):
     result = validator().validate(str(notebook("labs", lab)))

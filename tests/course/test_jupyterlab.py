@@ -1,96 +1,84 @@
-"""README's first command ends in JupyterLab on labs/: it starts, serves lab 00, runs a kernel."""
+"""README's first command ends in JupyterLab on the learner's copy of the labs: it starts, serves
+the START page and lab 00, runs a kernel, with the course's settings and no instructor UI.
+
+No browser needed (tests/browser drives the same server in Chromium)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
+import json
+import re
 
-import httpx
 import pytest
+from jupyter_support import TEST_ARGS, free_port, isolated_env, start
 
-from servelab_base.paths import ROOT
-
-START_TIMEOUT_S = 90  # JupyterLab with the nbgrader extension starts in ~5-15 s on 2 cores
-TOKEN = "servelab-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from servelab import launch
 
 
 @pytest.fixture(scope="module")
 def jupyter(tmp_path_factory):
-    port = free_port()
     home = tmp_path_factory.mktemp("jupyter-home")
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_PATH": str(ROOT / "grading"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "JUPYTER_DATA_DIR": str(home / "data"),
-    }
-    # data dir must still find the installed lab extensions (nbgrader, widgets)
-    env["JUPYTER_PATH"] = str(Path(sys.prefix) / "share" / "jupyter")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyter",
-            "lab",
-            "--no-browser",
-            f"--ServerApp.port={port}",
-            f"--ServerApp.root_dir={ROOT / 'labs'}",
-            f"--IdentityProvider.token={TOKEN}",
-        ]
-        + (["--allow-root"] if os.geteuid() == 0 else []),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            if (
-                httpx.get(f"{url}/api/status", params={"token": TOKEN}, timeout=2).status_code
-                == 200
-            ):
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail(f"JupyterLab did not start: {proc.stdout.read()[-3000:]}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    env = isolated_env(home)
+    env["SERVELAB_EXCHANGE_DIR"] = str(home / "exchange")
+    port = free_port()
+    lab, _ = launch.learner(port, work=home / "my-labs", extra=TEST_ARGS, env=env)
+    server = start(lab, port, home / "jupyter.log")
+    yield server
+    server.stop()
 
 
-def test_lab_page_and_lab00_are_served(jupyter):
-    params = {"token": TOKEN}
-    assert httpx.get(f"{jupyter}/lab", params=params, timeout=10).status_code == 200
-    nb = httpx.get(
-        f"{jupyter}/api/contents/00_inference_path/00_inference_path.ipynb",
-        params=params,
-        timeout=10,
-    )
+def test_lab_page_start_page_and_lab00_are_served(jupyter):
+    assert jupyter.get("/lab").status_code == 200
+    start_page = jupyter.get("/api/contents/START.md")
+    assert start_page.status_code == 200
+    lab00 = "00_inference_path"
+    assert f"{lab00}/{lab00}.ipynb" in start_page.json()["content"]
+    nb = jupyter.get(f"/api/contents/{lab00}/{lab00}.ipynb")
     assert nb.status_code == 200
     assert nb.json()["content"]["cells"], "lab 00 opened empty"
 
 
+def test_the_server_opens_on_the_start_page(jupyter):
+    r = jupyter.get("/", follow_redirects=False)
+    assert r.status_code == 302 and "/lab/tree/START.md" in r.headers["location"]
+
+
 def test_lab_extensions_are_installed(jupyter):
-    page = httpx.get(f"{jupyter}/lab", params={"token": TOKEN}, timeout=10).text
+    page = jupyter.get("/lab").text
     assert "nbgrader" in page and "@jupyter-widgets/jupyterlab-manager" in page
 
 
+def defaults(jupyter, plugin: str) -> dict:
+    """A plugin's settings defaults as JupyterLab serves them (the course's overrides applied)."""
+    schema = jupyter.get(f"/lab/api/settings/{plugin}").json()["schema"]
+    return {name: spec.get("default") for name, spec in schema["properties"].items()}
+
+
+def page_config(jupyter) -> dict:
+    page = jupyter.get("/lab").text
+    found = re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page, re.S)
+    return json.loads(found.group(1))
+
+
+def test_the_course_settings_apply(jupyter):
+    """The news pop-up is off, folder names get the file browser's width, Markdown renders."""
+    notification = defaults(jupyter, "@jupyterlab/apputils-extension:notification")
+    assert notification["fetchNews"] == "false" and notification["checkForUpdates"] is False
+    browser = defaults(jupyter, "@jupyterlab/filebrowser-extension:browser")
+    assert browser["showLastModifiedColumn"] is False
+    docs = defaults(jupyter, "@jupyterlab/docmanager-extension:plugin")
+    assert docs["defaultViewers"]["markdown"] == "Markdown Preview"
+
+
+def test_the_instructor_ui_is_off_for_learners(jupyter):
+    assert jupyter.get("/formgrader").status_code == 404
+    disabled = set(page_config(jupyter)["disabledExtensions"])
+    for plugin in ("formgrader", "create-assignment", "course-list"):
+        assert f"@jupyter/nbgrader:{plugin}" in disabled
+    assert "@jupyter/nbgrader:assignment-list" not in disabled
+    assert "@jupyter/nbgrader:validate-assignment" not in disabled
+
+
 def test_a_kernel_starts(jupyter):
-    params = {"token": TOKEN}
-    r = httpx.post(f"{jupyter}/api/kernels", params=params, json={"name": "python3"}, timeout=30)
+    r = jupyter.post("/api/kernels", {"name": "python3"})
     assert r.status_code == 201, r.text
-    httpx.delete(f"{jupyter}/api/kernels/{r.json()['id']}", params=params, timeout=30)
+    jupyter.delete(f"/api/kernels/{r.json()['id']}")
