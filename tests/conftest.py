@@ -8,6 +8,7 @@ of the session, `servelab down`, unless another test session is still using the 
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 
@@ -18,6 +19,26 @@ from stack_support import servelab
 from servelab_base.config import Settings, get_settings
 
 STACK_PROFILE = "cpu"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Each lab's time in JupyterLab (tests/browser records them on its reports)."""
+    times = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for key, value in getattr(report, "user_properties", []):
+                if key == "lab_time" and getattr(report, "when", "") == "call":
+                    times[value[0]] = value[1]
+    if not times:
+        return
+    terminalreporter.section("browser: each lab's time in JupyterLab (seconds)")
+    total = 0.0
+    for lab, phases in sorted(times.items()):
+        lab_total = sum(phases.values())
+        total += lab_total
+        detail = ", ".join(f"{k} {v:.1f}" for k, v in phases.items())
+        terminalreporter.write_line(f"{lab:<26} {lab_total:6.1f}   ({detail})")
+    terminalreporter.write_line(f"{'all labs':<26} {total:6.1f}")
 
 
 def _sessions_dir():
@@ -50,14 +71,17 @@ def stack() -> Iterator[Settings]:
     me.touch()
     started_by_tests = sessions / "started-by-tests"
     try:
-        if not lifecycle.is_up(prof, settings):
-            result = servelab("up", "--profile", STACK_PROFILE)
-            if result.returncode != 0:
-                pytest.fail(
-                    f"`servelab up --profile {STACK_PROFILE}` failed "
-                    f"(exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
-                )
-            started_by_tests.touch()
+        # two test sessions may both find the stack down: one starts it at a time
+        with (sessions / "up.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not lifecycle.is_up(prof, settings):
+                result = servelab("up", "--profile", STACK_PROFILE)
+                if result.returncode != 0:
+                    pytest.fail(
+                        f"`servelab up --profile {STACK_PROFILE}` failed "
+                        f"(exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
+                    )
+                started_by_tests.touch()
         yield settings
     finally:
         me.unlink(missing_ok=True)

@@ -12,6 +12,8 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 #: Host places anyone may write to on a usual Linux; searched a few levels deep.
@@ -66,12 +68,12 @@ def stray_processes(base: int, slots: int) -> list[int]:
     return sorted(pids)
 
 
-def sweep(base: int, slots: int, roots: tuple[str, ...] = SCANNED) -> list[str]:
-    """Kill stray processes and remove stray files of the IDLE sandbox uids; what was found.
+@contextmanager
+def idle_uids(base: int, slots: int) -> Iterator[set[int]]:
+    """The sandbox uids no one is using, held (their leases taken) while the block runs.
 
-    Only a uid whose lease this sweep can take is idle: the others belong to sandboxes that are
-    running now (this run's or another course's) and are left alone. A kernel that has just
-    ended may take a moment to be reaped, so processes are looked for twice.
+    Only a uid whose lease can be taken is idle: the others belong to sandboxes that are
+    running now (this run's or another course's, even another test session's).
     """
     from servelab.grading.sandbox import try_lease
 
@@ -81,13 +83,30 @@ def sweep(base: int, slots: int, roots: tuple[str, ...] = SCANNED) -> list[str]:
             fd = try_lease(slot)
             if fd is not None:
                 held[base + slot] = fd
-        idle = set(held)
+        yield set(held)
+    finally:
+        for fd in held.values():
+            os.close(fd)
+
+
+def idle_strays(base: int, slots: int, idle: set[int]) -> list[int]:
+    """Pids of live processes running as one of the ``idle`` uids, looked for twice: a kernel
+    that has just ended may take a moment to be reaped."""
+    pids = [p for p in stray_processes(base, slots) if _uid_of(p) in idle]
+    if pids:
+        time.sleep(REAP_GRACE_S)
         pids = [p for p in stray_processes(base, slots) if _uid_of(p) in idle]
-        if pids:
-            time.sleep(REAP_GRACE_S)
-            pids = [p for p in stray_processes(base, slots) if _uid_of(p) in idle]
+    return pids
+
+
+def sweep(base: int, slots: int, roots: tuple[str, ...] = SCANNED) -> list[str]:
+    """Kill stray processes and remove stray files of the IDLE sandbox uids; what was found.
+
+    Sandboxes running now (`idle_uids`) are left alone.
+    """
+    with idle_uids(base, slots) as idle:
         report = []
-        for pid in pids:
+        for pid in idle_strays(base, slots, idle):
             try:
                 os.kill(pid, signal.SIGKILL)
                 report.append(f"process {pid} of a sandbox uid (killed)")
@@ -106,9 +125,6 @@ def sweep(base: int, slots: int, roots: tuple[str, ...] = SCANNED) -> list[str]:
             else:
                 path.unlink(missing_ok=True)
         return report
-    finally:
-        for fd in held.values():
-            os.close(fd)
 
 
 def _uid_of(pid: int) -> int | None:

@@ -34,8 +34,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1280, "height": 800}  # a laptop's screen
-#: Each lab's time in the browser, printed at the end of the run (pytest_terminal_summary).
-LAB_TIMES: dict[str, dict[str, float]] = {}
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -43,19 +41,6 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"report_{report.when}", report)
-
-
-def pytest_terminal_summary(terminalreporter):
-    if not LAB_TIMES:
-        return
-    terminalreporter.section("browser: each lab's time in JupyterLab (seconds)")
-    total = 0.0
-    for lab, phases in sorted(LAB_TIMES.items()):
-        lab_total = sum(phases.values())
-        total += lab_total
-        detail = ", ".join(f"{k} {v:.1f}" for k, v in phases.items())
-        terminalreporter.write_line(f"{lab:<26} {lab_total:6.1f}   ({detail})")
-    terminalreporter.write_line(f"{'all labs':<26} {total:6.1f}")
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +54,10 @@ def chromium() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in the main
+# thread for as long as it is open, and every later test that calls asyncio.run() would fail.
+# Each browser module opens its own Chromium and JupyterLab, and closes them when it ends.
+@pytest.fixture(scope="module")
 def browser_context(chromium, tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
@@ -91,7 +79,7 @@ def _server_log(tmp_path_factory, name: str) -> Path:
     return tmp_path_factory.mktemp(f"{name}-server") / "jupyter.log"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def learner_server(tmp_path_factory) -> Iterator[Server]:
     """A learner's JupyterLab exactly as `make lab` starts it, on a temporary working copy."""
     home = tmp_path_factory.mktemp("learner-home")
@@ -104,7 +92,7 @@ def learner_server(tmp_path_factory) -> Iterator[Server]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def instructor_course(tmp_path_factory) -> Path:
     """A copy of the course (solutions/, labs/) for the instructor's server to work on."""
     root = tmp_path_factory.mktemp("course")
@@ -116,7 +104,7 @@ def instructor_course(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def instructor_server(tmp_path_factory, instructor_course) -> Iterator[Server]:
     """An instructor's JupyterLab exactly as `make instructor` starts it, on a course copy."""
     home = tmp_path_factory.mktemp("instructor-home")
@@ -179,10 +167,11 @@ def learner_server_kernels_down(server: Server) -> None:
 
 
 @pytest.fixture
-def lab_times():
-    """Record a lab's phases: ``lab_times(lab, {"run all": 12.3, ...})``."""
+def lab_times(request):
+    """Record a lab's phases: ``lab_times(lab, {"run all": 12.3, ...})``. They travel with the
+    test's report; tests/conftest.py prints them at the end of the run."""
 
     def record(lab: str, phases: dict[str, float]) -> None:
-        LAB_TIMES[lab] = phases
+        request.node.user_properties.append(("lab_time", [lab, phases]))
 
     return record
