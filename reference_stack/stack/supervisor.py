@@ -62,8 +62,12 @@ class Record:
         return STATE_DIR / f"{self.name}.json"
 
     def save(self) -> None:
+        """Write the pid file atomically: a reader never sees half of it (and `records` deletes
+        files it cannot parse)."""
         STATE_DIR.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(self.__dict__, indent=2))
+        partial = self.path.with_name(f".{self.name}.json.{os.getpid()}")
+        partial.write_text(json.dumps(self.__dict__, indent=2))
+        os.replace(partial, self.path)
 
     def alive(self) -> bool:
         """True while the very process we started is still running (not a zombie)."""
@@ -262,7 +266,9 @@ def _exit_code(rec: Record | None) -> str:
     if rec is None:
         return ""
     try:  # our child: reap it so it does not stay a zombie, and learn its exit status
-        _, status = os.waitpid(rec.pid, os.WNOHANG)
+        pid, status = os.waitpid(rec.pid, os.WNOHANG)
+        if pid == 0:  # still running: the pid file no longer names it (see Record.alive)
+            return " (its process is still running but no longer matches its pid file)"
         if os.WIFEXITED(status):
             return f" with exit code {os.WEXITSTATUS(status)}"
         if os.WIFSIGNALED(status):
