@@ -1,10 +1,12 @@
 """`servelab grade`: the instructor's workflow (docs/instructor.md).
 
 servelab grade collect LAB --from EXPORT_DIR     (or --exchange)
-servelab grade autograde LAB [--jobs N]          sandboxed, parallel
+servelab grade autograde LAB [LAB ...] [--jobs N]    sandboxed, parallel
 servelab grade feedback LAB                      HTML without hidden tests
 servelab grade export [--lms canvas --lms moodle --roster roster.csv]   + LMS import files
 servelab grade all LAB --from EXPORT_DIR         the four steps in order
+servelab grade all LAB LAB ... --from EXPORT_DIR     several labs: EXPORT_DIR/LAB/ for each,
+                                                 graded by one pool of workers
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     collect.set_defaults(func=run_collect)
 
     autograde = sub.add_parser("autograde", help="run every submission in the sandbox, grade")
-    autograde.add_argument("lab")
+    autograde.add_argument("labs", nargs="+", metavar="LAB")
     _autograde_args(autograde)
     autograde.set_defaults(func=run_autograde)
 
@@ -61,8 +63,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     export.set_defaults(func=run_export)
 
-    everything = sub.add_parser("all", help="collect, autograde, feedback and export LAB")
-    everything.add_argument("lab")
+    everything = sub.add_parser("all", help="collect, autograde, feedback and export LAB(s)")
+    everything.add_argument(
+        "labs",
+        nargs="+",
+        metavar="LAB",
+        help="one lab, or several (then --from holds one folder per lab, named after it)",
+    )
     _source_args(everything)
     _autograde_args(everything)
     everything.set_defaults(func=run_all)
@@ -154,7 +161,7 @@ def run_collect(args: argparse.Namespace) -> int:
 
 
 def run_autograde(args: argparse.Namespace) -> int:
-    from servelab.grading.autograde import SandboxOptions, autograde
+    from servelab.grading.autograde import SandboxOptions, autograde_labs
 
     ports = list(args.allow_port)
     if args.allow_stack:
@@ -170,22 +177,30 @@ def run_autograde(args: argparse.Namespace) -> int:
         limit_overrides=overrides,
         cell_timeout=args.cell_timeout,
     )
+    several = len(args.labs) > 1
 
     def progress(r) -> None:
         status = f"{r.score:g}/{r.max_score:g}" if r.success else "FAILED"
-        print(f"  {r.student:<24} {status:>10}  {r.seconds:5.1f} s", flush=True)
+        who = f"{r.lab} {r.student}" if several else r.student
+        print(f"  {who:<24} {status:>10}  {r.seconds:5.1f} s", flush=True)
         if not r.success:
             print("    " + r.error.strip().splitlines()[-1] if r.error.strip() else "", flush=True)
 
     course = _course()
-    print(f"autograding {args.lab} with {args.jobs} jobs (sandboxed)")
-    results = autograde(course, args.lab, args.student or None, args.jobs, options, progress)
-    failed = [r.student for r in results if not r.success]
-    print(
-        f"graded {len(results) - len(failed)} of {len(results)} submissions"
-        + (f"; FAILED: {', '.join(failed)}" if failed else "")
+    print(f"autograding {', '.join(args.labs)} with {args.jobs} jobs (sandboxed)")
+    students = args.student or None
+    by_lab = autograde_labs(
+        course, dict.fromkeys(args.labs, students), args.jobs, options, progress
     )
-    return 1 if failed or not results else 0
+    rc = 0
+    for lab, results in by_lab.items():
+        failed = [r.student for r in results if not r.success]
+        print(
+            f"{lab}: graded {len(results) - len(failed)} of {len(results)} submissions"
+            + (f"; FAILED: {', '.join(failed)}" if failed else "")
+        )
+        rc = rc or (1 if failed or not results else 0)
+    return rc
 
 
 def run_feedback(args: argparse.Namespace) -> int:
@@ -256,11 +271,27 @@ def _export_lms(course, args: argparse.Namespace) -> int:
 
 
 def run_all(args: argparse.Namespace) -> int:
+    several = len(args.labs) > 1
     if args.source or args.exchange:
-        rc = run_collect(args)
-        if rc:
-            return rc
+        sources = {
+            lab: args.source / lab if several and args.source else args.source for lab in args.labs
+        }
+        missing = [lab for lab, path in sources.items() if several and path and not path.is_dir()]
+        for lab in missing:  # all checked before anything is collected
+            print(
+                f"{lab}: no folder {sources[lab]} (with several labs, --from holds one folder "
+                "per lab, named after it)",
+                file=sys.stderr,
+            )
+        if missing:
+            return 2
+        for lab, source in sources.items():
+            rc = run_collect(argparse.Namespace(**{**vars(args), "lab": lab, "source": source}))
+            if rc:
+                return rc
     rc = run_autograde(args)
-    feedback_rc = run_feedback(argparse.Namespace(lab=args.lab, student=args.student))
-    export_rc = run_export(argparse.Namespace(lab=[args.lab], out=None, lms=[]))
+    feedback_rc = 0
+    for lab in args.labs:
+        feedback_rc |= run_feedback(argparse.Namespace(lab=lab, student=args.student))
+    export_rc = run_export(argparse.Namespace(lab=list(args.labs), out=None, lms=[]))
     return rc or feedback_rc or export_rc

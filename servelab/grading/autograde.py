@@ -77,6 +77,7 @@ class StudentResult:
     error: str = ""
     #: what the learner changed that was not theirs to change (servelab/grading/rebuild.py)
     tampering: list[str] = field(default_factory=list)
+    lab: str = ""
 
 
 def snapshot_gradebook(db_path: Path, target: Path) -> None:
@@ -243,23 +244,42 @@ def autograde(
     progress: Any = None,
 ) -> list[StudentResult]:
     """Autograde ``lab`` for ``students`` (default: every submission), ``jobs`` at a time."""
+    return autograde_labs(course, {lab: students}, jobs, sandbox, progress)[lab]
+
+
+def autograde_labs(
+    course: Course,
+    labs: dict[str, list[str] | None],
+    jobs: int = 2,
+    sandbox: SandboxOptions | None = None,
+    progress: Any = None,
+) -> dict[str, list[StudentResult]]:
+    """Autograde several labs in one run (lab -> its students, None for every submission).
+
+    One pool of workers takes every submission of every lab: an end-of-term regrade starts its
+    workers once, not once per lab, and keeps them all busy to the end.
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     check_available()
     sandbox = sandbox or SandboxOptions()
-    students = [check_student_id(s) for s in (students or course.submitted_students(lab))]
+    work = {
+        lab: [check_student_id(s) for s in (students or course.submitted_students(lab))]
+        for lab, students in labs.items()
+    }
     with Gradebook(course.db_url, course.course_id) as gb:
-        try:
-            gb.find_assignment(lab)
-        except MissingEntry:
-            raise RuntimeError(
-                f"lab {lab!r} is not in the gradebook {course.db_path}: run "
-                "`servelab course release` (nbgrader generate_assignment)"
-            ) from None
-        for student in students:  # created here, by the one writer, not by the workers
-            gb.update_or_create_student(student)
-    results: list[StudentResult] = []
-    if not students:
+        for lab, students in work.items():
+            try:
+                gb.find_assignment(lab)
+            except MissingEntry:
+                raise RuntimeError(
+                    f"lab {lab!r} is not in the gradebook {course.db_path}: run "
+                    "`servelab course release` (nbgrader generate_assignment)"
+                ) from None
+            for student in students:  # created here, by the one writer, not by the workers
+                gb.update_or_create_student(student)
+    results: dict[str, list[StudentResult]] = {lab: [] for lab in work}
+    if not any(work.values()):
         return results
     protect(course)
     with course.lock(), tempfile.TemporaryDirectory(prefix=".work-", dir=course.grading) as tmp:
@@ -283,21 +303,30 @@ def autograde(
                     lab,
                     s,
                     str(snapshot),
-                    str(Path(tmp) / s),
+                    str(Path(tmp) / lab / s),
                     options,
-                ): s
+                ): (lab, s)
+                for lab, students in work.items()
                 for s in students
             }
             for future in as_completed(futures):
-                student = futures[future]
-                results.append(_finish(course, lab, student, future))
+                lab, student = futures[future]
+                results[lab].append(_finish(course, lab, student, future))
                 if progress:
-                    progress(results[-1])
-        write_left_behind(course, lab, sweep(UID_BASE, UID_SLOTS))
-    return sorted(results, key=lambda r: r.student)
+                    progress(results[lab][-1])
+        left = sweep(UID_BASE, UID_SLOTS)
+        for lab in work:
+            write_left_behind(course, lab, left)
+    return {lab: sorted(found, key=lambda r: r.student) for lab, found in results.items()}
 
 
 def _finish(course: Course, lab: str, student: str, future: Any) -> StudentResult:
+    result = _merge(course, lab, student, future)
+    result.lab = lab
+    return result
+
+
+def _merge(course: Course, lab: str, student: str, future: Any) -> StudentResult:
     try:
         out = future.result()
     except Exception as exc:  # the worker process itself failed

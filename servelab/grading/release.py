@@ -181,8 +181,12 @@ def stale_files(root: Path = ROOT) -> list[str]:
         shutil.copytree(root / "datasets", copy / "datasets", dirs_exist_ok=True)
         (copy / "labs").mkdir()
         release(copy)
-        fresh, committed = copy / "labs", root / "labs"
-        return sorted(_differences(fresh, committed, Path(".")))
+        return differences(copy / "labs", root / "labs")
+
+
+def differences(fresh: Path, committed: Path) -> list[str]:
+    """Files that differ between two labs/ folders (a fresh release and the committed one)."""
+    return sorted(_differences(fresh, committed, Path(".")))
 
 
 def _differences(a: Path, b: Path, rel: Path) -> list[str]:

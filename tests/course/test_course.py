@@ -40,8 +40,23 @@ def test_there_is_at_least_one_lab():
     assert "00_inference_path" in course.lab_names()
 
 
-def test_labs_are_exactly_a_fresh_release_of_solutions():
-    assert course.stale_files() == [], "labs/ is stale: run `make release` and commit labs/"
+@pytest.fixture(scope="module")
+def course_copy(tmp_path_factory) -> Path:
+    """A temporary copy of the course with labs/ freshly released from solutions/ (every lab;
+    it also registers them in the copy's gradebook): compared with labs/, then graded."""
+    root = tmp_path_factory.mktemp("course")
+    for folder in ("solutions", "datasets"):
+        shutil.copytree(
+            ROOT / folder, root / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints")
+        )
+    (root / "labs").mkdir()
+    course.release(root)
+    return root
+
+
+def test_labs_are_exactly_a_fresh_release_of_solutions(course_copy):
+    stale = course.differences(course_copy / "labs", ROOT / "labs")
+    assert stale == [], f"labs/ is stale ({stale[:5]}): run `make release` and commit labs/"
 
 
 #: tests/browser/test_labs.py runs every lab in JupyterLab and clicks Validate on the solved and
@@ -82,21 +97,20 @@ def grade_cli(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def graded_course(tmp_path_factory) -> Path:
-    """A temporary course copy graded as an instructor would: alice submits the solutions, bob
-    the untouched labs, in an LMS-style folder; `servelab grade all` collects, autogrades in the
-    sandbox (two at a time), writes feedback and exports the grades."""
-    root = tmp_path_factory.mktemp("course")
-    shutil.copytree(ROOT / "solutions", root / "solutions")
-    (root / "labs").mkdir()
-    course.release(root, LABS)  # also registers the labs in the temporary gradebook
+def graded_course(course_copy) -> Path:
+    """The course copy graded as an instructor would at the end of a term: alice submits the
+    solutions, bob the untouched labs, in an LMS-style export with one folder per lab; one
+    `servelab grade all LAB ...` collects, autogrades every lab in the sandbox (two at a time,
+    one pool of workers), writes feedback and exports the grades."""
+    root = course_copy
+    export = root / "lms-export"
     for lab in LABS:
-        lms = root / "lms-export" / lab
+        lms = export / lab
         lms.mkdir(parents=True)
         shutil.copy(root / "solutions" / lab / f"{lab}.ipynb", lms / f"alice_{lab}.ipynb")
         shutil.copy(root / "labs" / lab / f"{lab}.ipynb", lms / f"bob_{lab}.ipynb")
-        out = grade_cli(root, "all", lab, "--from", str(lms), "--jobs", "2", "--allow-stack")
-        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    out = grade_cli(root, "all", *LABS, "--from", str(export), "--jobs", "2", "--allow-stack")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return root
 
 
