@@ -12,6 +12,8 @@ have its stack down. ``live.run`` wraps that work so the notebook always goes on
 
 ``SERVELAB_LIVE_SIZE=small`` (or ``live.set_size("small")``) shrinks every live workload that
 asks ``live.scaled(full, small)``, for slow machines and for the test suite.
+``SERVELAB_LIVE_PATIENCE`` scales every time budget: ``3`` waits three times longer on a slow
+laptop whose owner would rather wait than read a recording; ``0.5`` gives up sooner.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ GRADING_ENV = "NBGRADER_EXECUTION"
 SIZE_ENV = "SERVELAB_LIVE_SIZE"
 SIZES = ("full", "small")
 _size_override: str | None = None
+#: a factor on every live section's time budget (default 1)
+PATIENCE_ENV = "SERVELAB_LIVE_PATIENCE"
 
 
 def grading() -> bool:
@@ -53,6 +57,16 @@ def set_size(value: str) -> None:
     if value not in SIZES:
         raise ValueError(f"size must be one of {SIZES}, not {value!r}")
     _size_override = value
+
+
+def patience() -> float:
+    """The factor on every time budget (``SERVELAB_LIVE_PATIENCE``; 1 when unset or not a
+    positive number)."""
+    try:
+        value = float(os.environ.get(PATIENCE_ENV, "1"))
+    except ValueError:
+        return 1.0
+    return value if value > 0 else 1.0
 
 
 def scaled(full: T, small: T) -> T:
@@ -113,7 +127,8 @@ def run(
 ) -> Outcome:
     """Run ``work(progress)`` live within ``seconds``; fall back to ``recorded`` (see module doc).
 
-    ``total`` is the number of steps the progress bar counts (``progress.update()`` per step).
+    ``seconds`` is scaled by ``patience()``. ``total`` is the number of steps the progress bar
+    counts (``progress.update()`` per step).
     The result's ``value`` is the live one when ``live`` is True, else the recorded one (or
     None); ``message`` says what happened, in one line, and is printed too.
     """
@@ -123,6 +138,7 @@ def run(
     if down:
         why = f"{', '.join(down)} not running; start the stack with `make up` (or `servelab up`)"
         return _fallback(title, why, recorded)
+    seconds *= patience()
     result: dict[str, Any] = {}
     # a text bar (not a widget): a notebook saved after it ran shows text, never a widget view
     # whose model is gone when the notebook is reopened

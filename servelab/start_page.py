@@ -49,7 +49,8 @@ In a shell of your own, run them from the course folder as `.venv/bin/servelab d
   skipped while it runs, so it does not wait on your machine. Your instructor grades with more
   (hidden) checks, outside your notebook.
 - Live sections measure *your* machine; on a slow laptop they fall back to a recorded result and
-  say so. Set `SERVELAB_LIVE_SIZE=small` before `make lab` to shrink them.
+  say so. Set `SERVELAB_LIVE_SIZE=small` before `make lab` to shrink them, or
+  `SERVELAB_LIVE_PATIENCE=3` to wait three times longer before falling back.
 - The *Assignments* tab is for a course server, where your instructor releases labs and you
   submit them. On your own machine it stays empty: the labs are already here.
 

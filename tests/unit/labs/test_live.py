@@ -13,6 +13,7 @@ from servelab import live
 def not_grading(monkeypatch):
     monkeypatch.delenv(live.GRADING_ENV, raising=False)
     monkeypatch.delenv(live.SIZE_ENV, raising=False)
+    monkeypatch.delenv(live.PATIENCE_ENV, raising=False)
     monkeypatch.setattr(live, "_size_override", None)
 
 
@@ -81,3 +82,22 @@ def test_the_pre_flight_is_skipped_while_graded(monkeypatch):
 
     monkeypatch.setenv(live.GRADING_ENV, "autograde")
     assert verdict(preflight(needs=["vllm"])) == "graded: skipped while the notebook is graded"
+
+
+@pytest.mark.parametrize(("value", "factor"), [("3", 3.0), ("0.5", 0.5), ("0", 1.0), ("x", 1.0)])
+def test_patience_scales_every_budget(monkeypatch, value, factor):
+    monkeypatch.setenv(live.PATIENCE_ENV, value)
+    assert live.patience() == factor
+
+
+def test_little_patience_gives_the_recording_sooner(monkeypatch):
+    monkeypatch.setenv(live.PATIENCE_ENV, "0.01")
+
+    def work(progress):
+        while not progress.stopped():
+            time.sleep(0.01)
+
+    started = time.monotonic()
+    out = live.run("sweep", work, seconds=20, recorded=5)
+    assert (out.value, out.live) == (5, False) and time.monotonic() - started < 5
+    assert "took more than 0.2 s" in out.message

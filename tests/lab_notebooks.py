@@ -1,4 +1,4 @@
-"""Notebooks the browser tests open: a lab as released, and the same lab with its answers filled in.
+"""Notebooks the browser and course tests run: a lab as released, and the same lab solved.
 
 The "solved copy" is what a learner who got everything right has: the released notebook (its
 checks.py beside it, visible checks only) with each answer cell's source replaced by the
