@@ -27,6 +27,7 @@ import pandas as pd
 
 from servelab import clients as providers
 from servelab import live
+from servelab.labs import own_standin
 from servelab.labs.show import figure, held_prints, table
 from servelab_base.config import get_settings
 from servelab_base.paths import DATASETS
@@ -160,24 +161,28 @@ def live_mode() -> tuple[bool, str]:
     return True, f"managed-API stand-in at {mode.endpoint} (set OPENAI_API_KEY to use OpenAI)"
 
 
-def _admin() -> httpx.Client:
+def _admin(url: str | None = None) -> httpx.Client:
     if providers.mode("managed").real:
         raise RuntimeError("faults and limits can only be injected into the local stand-in")
     settings = get_settings()
-    return httpx.Client(base_url=settings.url(settings.managed_port), timeout=ADMIN_TIMEOUT_S)
+    return httpx.Client(
+        base_url=url or settings.url(settings.managed_port), timeout=ADMIN_TIMEOUT_S
+    )
 
 
-def set_faults(plan: dict[str, Any] | None) -> dict:
-    """Install a fault plan in the stand-in (None: remove all faults)."""
-    with _admin() as admin:
+def set_faults(plan: dict[str, Any] | None, url: str | None = None) -> dict:
+    """Install a fault plan in the stand-in at ``url`` (default: the stack's; None plan: remove
+    all faults). The lab's drills use their own stand-in (servelab.labs.own_standin)."""
+    with _admin(url) as admin:
         r = admin.post("/admin/faults", json=plan) if plan else admin.delete("/admin/faults")
         r.raise_for_status()
         return r.json()
 
 
-def set_limits(rpm: int | None = None, tpm: int | None = None) -> dict:
-    """Override the stand-in's per-model RPM / TPM (both None: back to the catalog's limits)."""
-    with _admin() as admin:
+def set_limits(rpm: int | None = None, tpm: int | None = None, url: str | None = None) -> dict:
+    """Override the per-model RPM / TPM of the stand-in at ``url`` (default: the stack's; both
+    None: back to the catalog's limits)."""
+    with _admin(url) as admin:
         if rpm is None and tpm is None:
             r = admin.delete("/admin/limits")
         else:
@@ -306,7 +311,8 @@ def show_live_stream(
 
 
 def show_burst(rpm: int, n: int, model: str) -> None:
-    """The burst knob: lower the stand-in's RPM limit, fire ``n`` calls, draw their statuses.
+    """The burst knob: lower the RPM limit of the kernel's own stand-in (never the shared one,
+    see servelab.labs.own_standin), fire ``n`` calls, draw their statuses.
 
     The body of a widget callback (run it through ``show.redraw``): the figure comes first, the
     text after it.
@@ -316,11 +322,13 @@ def show_burst(rpm: int, n: int, model: str) -> None:
         return
 
     def work(progress: live.Progress) -> pd.DataFrame:
-        set_limits(rpm=rpm)
+        own = own_standin.url()
+        set_limits(rpm=rpm, url=own)
         try:
-            return burst(providers.client("managed"), n, model, max_tokens=4, progress=progress)
+            client = providers.client("managed").with_options(base_url=own + "/v1")
+            return burst(client, n, model, max_tokens=4, progress=progress)
         finally:
-            set_limits()  # back to the catalog's limits
+            set_limits(url=own)  # back to the catalog's limits
 
     outcome, said = held_prints(
         lambda: live.run(
@@ -350,23 +358,26 @@ def call_through_policy(
     messages: list[dict],
     plan: dict[str, Any] | None,
 ) -> None:
-    """The fault knob: install ``plan`` in the stand-in, make one real call through YOUR retry
-    ``policy`` with real ``time.sleep``, remove the faults, say what happened."""
+    """The fault knob: install ``plan`` in the kernel's own stand-in (never the shared one, see
+    servelab.labs.own_standin), make one real call through YOUR retry ``policy`` with real
+    ``time.sleep`` and ``client``'s settings, remove the faults, say what happened."""
     if providers.mode("managed").real:
         print("needs the local stand-in: faults cannot be injected into OpenAI")
         return
 
     def work(progress: live.Progress) -> dict[str, Any]:
         attempts: list[float] = []
+        own = own_standin.url()
+        drill = client.with_options(base_url=own + "/v1")
 
         def send() -> Any:
             attempts.append(time.perf_counter())
             progress.update()
-            return client.chat.completions.create(
+            return drill.chat.completions.create(
                 model=model, messages=messages, max_tokens=16, temperature=0
             )
 
-        set_faults(plan)
+        set_faults(plan, url=own)
         start = time.perf_counter()
         try:
             answer = policy(send, time.sleep)
@@ -374,7 +385,7 @@ def call_through_policy(
         except openai.APIError as e:
             said = f"gave up: {type(e).__name__} {e}"
         finally:
-            set_faults(None)
+            set_faults(None, url=own)
         return {"said": said, "attempts": len(attempts), "s": time.perf_counter() - start}
 
     outcome = live.run(

@@ -337,6 +337,18 @@ LIVE_LIKE = {
 GATEWAY_FAILOVER = LAB07 / "gateway_failover.json"
 
 
+def _drill_url(managed_url: str) -> str:
+    """Where the outage goes: the stack's stand-in is shared (by the class, by other notebooks),
+    so the kernel's own stand-in (servelab.labs.own_standin) takes its place; any other URL (a
+    test's stand-in) is used as it is. Without ``/v1``."""
+    from servelab import clients
+    from servelab.labs import own_standin
+
+    base = managed_url.rstrip("/").removesuffix("/v1")
+    shared = clients.standin_url("managed").removesuffix("/v1")
+    return own_standin.url() if base == shared else base
+
+
 def live_chain(
     policy: Callable[..., Any],
     managed_url: str,
@@ -346,7 +358,8 @@ def live_chain(
     **kwargs: Any,
 ):
     """Run ``policy`` (the lab's ``call_with_fallback``) on real endpoints with the wall clock:
-    the managed stand-in, made to fail with `OUTAGE` for the run, then vLLM. ``kwargs`` go to
+    the managed stand-in (the kernel's own in place of the stack's shared one), made to fail
+    with `OUTAGE` for the run, then vLLM. ``kwargs`` go to
     the policy. Returns a ``servelab.live.Outcome`` whose value is {"served_by", "text",
     "calls"}; when the stack cannot run it, the same chain on scripted endpoints (`LIVE_LIKE`,
     fake clock) stands in, with "text" None."""
@@ -355,10 +368,11 @@ def live_chain(
     from servelab.live import run as run_live
 
     def work(progress) -> dict[str, Any]:
-        admin = managed_url.removesuffix("/v1") + "/admin/faults"
+        base = _drill_url(managed_url)
+        admin = base + "/admin/faults"
         httpx.post(admin, json=OUTAGE, timeout=5).raise_for_status()
         chain = [
-            LiveEndpoint("managed (outage)", managed_url, "gpt-4o-mini", managed_key),
+            LiveEndpoint("managed (outage)", base + "/v1", "gpt-4o-mini", managed_key),
             LiveEndpoint("self-hosted vLLM", vllm_url, model),
         ]
         try:
