@@ -15,10 +15,23 @@ from collections.abc import Iterator
 import psutil
 import pytest
 from stack_support import servelab
+from suite_schedule import make_scheduler, order
 
 from servelab_base.config import Settings, get_settings
 
 STACK_PROFILE = "cpu"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Under pytest-xdist (`make test` runs two workers): shares, see tests/suite_schedule.py."""
+    return make_scheduler(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the costliest shares first (same on each worker)
+        rank = {nodeid: i for i, nodeid in enumerate(order([item.nodeid for item in items]))}
+        items.sort(key=lambda item: rank[item.nodeid])
 
 
 def pytest_terminal_summary(terminalreporter):
