@@ -155,13 +155,18 @@ def source_notebook(marker: str) -> nbformat.NotebookNode:
     return nb
 
 
-def set_course_env(root: Path) -> dict[str, str | None]:
-    """Point grading/nbgrader_config.py at ``root``; returns the previous values to restore."""
-    values = {
+def course_env_values(root: Path) -> dict[str, str]:
+    """The environment that points grading/nbgrader_config.py at the course in ``root``."""
+    return {
         "SERVELAB_COURSE_ROOT": str(root),
         "SERVELAB_GRADING_DIR": str(root / "grading"),
         "JUPYTER_CONFIG_PATH": str(REPO_CONFIG),
     }
+
+
+def set_course_env(root: Path) -> dict[str, str | None]:
+    """Point grading/nbgrader_config.py at ``root``; returns the previous values to restore."""
+    values = course_env_values(root)
     old = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     return old

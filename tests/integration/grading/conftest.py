@@ -1,6 +1,10 @@
 """One grading run shared by the grading tests: the whole test class, graded once.
 
-The class and its readers are in grading_support.py; this file holds the session fixture only.
+The class and its readers are in grading_support.py; this file holds the session fixture, and
+the environment each test that reads it gets. The course's environment and the grader's secrets
+are in os.environ only while the class is graded and, through monkeypatch, during each test
+that uses the run: the fixture lives to the end of the session, and a later test in the same
+process (another file, under pytest-xdist) must not find OPENAI_API_KEY set or the course moved.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ def graded(tmp_path_factory):
     input_marker = "INPUT" + uuid.uuid4().hex  # a hidden check's input
     saved_secrets = {k: os.environ.get(k) for k in GRADER_SECRETS}
     os.environ.update(GRADER_SECRETS)
+    env = {**fc.course_env_values(root), **GRADER_SECRETS}
     try:
         course = fc.build_course(root, marker, input_marker)
         placeholders = {
@@ -64,7 +69,10 @@ def graded(tmp_path_factory):
         from servelab.grading.feedback import generate_feedback
 
         feedback = generate_feedback(course, fc.LAB)
+        fc.restore_env(old_env)
+        fc.restore_env(saved_secrets)
         yield {
+            "env": env,
             "feedback": feedback,
             "input_marker": input_marker,
             "course": course,
@@ -81,3 +89,11 @@ def graded(tmp_path_factory):
         allowed.close()
         fc.restore_env(old_env)
         fc.restore_env(saved_secrets)
+
+
+@pytest.fixture(autouse=True)
+def _graded_env(request, monkeypatch):
+    """A test that uses the graded class runs with its course's environment and the secrets."""
+    if "graded" in request.fixturenames:
+        for key, value in request.getfixturevalue("graded")["env"].items():
+            monkeypatch.setenv(key, value)

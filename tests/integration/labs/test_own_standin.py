@@ -15,7 +15,8 @@ MESSAGES = [{"role": "user", "content": "Say hi."}]
 
 
 @pytest.mark.stack
-def test_an_outage_in_the_own_standin_leaves_the_shared_one_serving(stack):
+def test_an_outage_in_the_own_standin_leaves_the_shared_one_serving(stack, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # the stand-ins, not OpenAI
     own = own_standin.url()
     assert own_standin.url() == own  # started once per kernel
     assert own != clients.standin_url("managed").removesuffix("/v1")
