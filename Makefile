@@ -1,5 +1,5 @@
-# The commands README names. `make lab` sets everything up and opens the course; `make test` runs
-# the whole test suite. Both create and reuse the project-local .venv/.
+# The commands README names. `make lab` sets everything up and opens the course; `make test-all`
+# runs the whole test suite (CI: .ci/run), `make test` all of it but the `system` tests. Both create and reuse the project-local .venv/.
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +7,7 @@ export JUPYTER_CONFIG_PATH := $(CURDIR)/grading
 export HF_HUB_OFFLINE := 1
 LAB ?= 00_inference_path
 
-.PHONY: setup lab instructor up down test test-fast test-hub hub lint release autograde feedback export
+.PHONY: setup lab instructor up down test test-all test-fast test-hub hub lint release autograde feedback export
 
 setup:  ## create .venv, install the locked dependencies, prepare the model and llama.cpp
 	@bash scripts/setup.sh
@@ -24,7 +24,10 @@ up: setup  ## start the embedded reference stack
 down:  ## stop the embedded reference stack
 	@$(BIN)/servelab down
 
-test: setup  ## the whole test suite (what CI runs)
+test: setup  ## the everyday suite: everything but the `system` tests (about 11 min on 2 cores)
+	@bash scripts/test.sh -m "not system"
+
+test-all: setup  ## the whole test suite (what CI runs): `make test` and the `system` tests
 	@bash scripts/test.sh
 
 test-fast: setup  ## only the tests that need no running stack

@@ -5,12 +5,13 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export JUPYTER_CONFIG_PATH="$ROOT/grading" HF_HUB_OFFLINE=1
-# Three pytest-xdist workers share the suite, in shares that keep each costly fixture built once
+# Two pytest-xdist workers share the suite, in shares that keep each costly fixture built once
 # (tests/suite_schedule.py). Much of the suite waits (on a browser, a kernel, a timeout) rather
-# than computes, so even on 2 cores this is faster than one process: measured on an idle 2-core
-# machine, 12.6 min with 3 workers, 14.0 with 2, 21 in one process (README).
-# SERVELAB_TEST_WORKERS=0 runs everything in this one process (for --pdb, or to read the order).
-workers="${SERVELAB_TEST_WORKERS:-3}"
+# than computes, so even on 2 cores this is faster than one process: on an idle 2-core machine
+# 14 min with 2 workers, 21 in one process. 3 workers took 12.6-13 min there, but starved the
+# sandbox's nice-10 kernels of the hostile class until cells timed out: SERVELAB_TEST_WORKERS=3
+# on a machine with more cores. SERVELAB_TEST_WORKERS=0 runs everything in this one process.
+workers="${SERVELAB_TEST_WORKERS:-2}"
 parallel=()
 if [ "$workers" != "0" ]; then
     parallel=(-n "$workers")

@@ -26,6 +26,8 @@ from servelab.live import GRADING_ENV, PATIENCE_ENV, SIZE_ENV
 from servelab.workspace import released_labs
 from servelab_base.paths import LABS as RELEASE
 
+#: every lab twice more: `make test-all` (and CI) run these, `make test` does not
+pytestmark = pytest.mark.system
 LABS = released_labs()
 CELL_TIMEOUT_S = 120
 #: How a live section says it gave up: servelab.live's one line ("TITLE: WHY; here is the

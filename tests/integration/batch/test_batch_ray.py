@@ -18,7 +18,8 @@ from servelab.batch import gpu, loop, ray_pipeline
 from servelab.batch.spec import ChatJob, Endpoint, endpoint
 from servelab.labs.lab03_batch import SYSTEM_PROMPT, load_corpus
 
-pytestmark = pytest.mark.slow  # a Ray node takes seconds to start (`make test-fast` skips it)
+# a Ray node takes seconds to start: `make test-all` (and CI) run these, `make test` does not
+pytestmark = [pytest.mark.slow, pytest.mark.system]
 
 
 @pytest.fixture(scope="module")

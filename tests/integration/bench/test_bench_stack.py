@@ -42,4 +42,6 @@ def test_vllm_direct_with_per_chunk_token_counts(stack):
         assert metrics.output_tokens(r) == (6, "usage")
         content = metrics.content_chunks(r)
         assert sum(c["n_tokens"] for c in content) == 6
-        assert metrics.tpot(r) > 0 and metrics.ttft(r) <= metrics.ttfct(r)
+        # >= 0, not > 0: on a busy machine the client may read all six events in one read, and
+        # events that arrive together share one arrival time (seen with other tests beside it)
+        assert metrics.tpot(r) >= 0 and metrics.ttft(r) <= metrics.ttfct(r)

@@ -52,6 +52,7 @@ def _missing() -> str:
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.system,  # `make test-all` (and CI), not `make test`
     pytest.mark.skipif(bool(_missing()), reason=_missing() or "ok"),
     pytest.mark.timeout(900),
 ]
