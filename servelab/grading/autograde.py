@@ -311,7 +311,9 @@ def autograde_labs(
             }
             for future in as_completed(futures):
                 lab, student = futures[future]
-                results[lab].append(_finish(course, lab, student, future))
+                result = _finish(course, lab, student, future)
+                result.lab = lab
+                results[lab].append(result)
                 if progress:
                     progress(results[lab][-1])
         left = sweep(UID_BASE, UID_SLOTS)
@@ -321,12 +323,6 @@ def autograde_labs(
 
 
 def _finish(course: Course, lab: str, student: str, future: Any) -> StudentResult:
-    result = _merge(course, lab, student, future)
-    result.lab = lab
-    return result
-
-
-def _merge(course: Course, lab: str, student: str, future: Any) -> StudentResult:
     try:
         out = future.result()
     except Exception as exc:  # the worker process itself failed

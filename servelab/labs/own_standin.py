@@ -12,10 +12,10 @@ the kernel exits.
 from __future__ import annotations
 
 import atexit
-import socket
 import sys
 import threading
 
+from reference_stack.stack.standalone import free_port
 from servelab_base.child_server import ChildServer, ChildServerError
 from servelab_base.config import get_settings
 
@@ -27,12 +27,6 @@ _server: ChildServer | None = None
 _url = ""
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def url() -> str:
     """Base URL (without ``/v1``) of this kernel's own managed stand-in; started on first use."""
     global _server, _url
@@ -40,7 +34,7 @@ def url() -> str:
         if _server is not None and _server.running:
             return _url
         settings = get_settings()
-        port = _free_port(settings.host)
+        port = free_port(settings.host)
         command = [
             sys.executable,
             "-m",
